@@ -1,0 +1,204 @@
+"""The domain model: every table repmon stores, in one place.
+
+Stages write their own tables and read the previous stage's:
+collectors -> Mention (+ CollectorCursor, Source health), scorer -> Score,
+cases -> Case / CaseMention / CaseEvent (+ AlertOutbox rows), dispatcher -> AlertOutbox.
+Times are stored as aware UTC datetimes (`UTCDateTime` brings SQLite's naive values back as UTC).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+PRIORITIES = ("critical", "high", "medium", "low")
+LABELS = ("negative", "neutral", "positive")
+KINDS = ("post", "comment", "review")
+CASE_STATUSES = ("new", "acknowledged", "waiting", "responded", "resolved", "dismissed")
+OPEN_STATUSES = ("new", "acknowledged", "waiting")
+CATEGORIES = (
+    "delivery", "billing", "defect", "service", "account", "outage",
+    "abuse", "question", "praise", "other",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def priority_rank(priority: str) -> int:
+    """0 is the most urgent; unknown priorities sort last."""
+    return PRIORITIES.index(priority) if priority in PRIORITIES else len(PRIORITIES)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware on the way in and out, on SQLite (which has no tz) and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: repmon stores aware UTC datetimes only")
+        value = value.astimezone(timezone.utc)
+        # SQLite compares timestamps as text, so store one fixed form without an offset.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _time(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(sa_type=sa.JSON, **kw)
+
+
+class Brand(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    keywords: list = _json(default_factory=list)
+    handles: list = _json(default_factory=list)
+    languages: list = _json(default_factory=list)
+    competitors: list = _json(default_factory=list)
+
+
+class Source(SQLModel, table=True):
+    """One configured collector and its health, as `repmon sources` shows it."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    kind: str = Field(max_length=50)
+    enabled: bool = True
+    last_run_at: Optional[datetime] = _time(default=None)
+    last_success_at: Optional[datetime] = _time(default=None)
+    last_error_at: Optional[datetime] = _time(default=None)
+    last_error: Optional[str] = None
+    items_total: int = 0
+    last_items: int = 0
+
+
+class Mention(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "native_id", name="uq_mention_platform_native_id"),
+        sa.Index("ix_mention_created_at", "created_at"),
+        sa.Index("ix_mention_brand_created", "brand_id", "created_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: Optional[int] = Field(default=None, foreign_key="brand.id")
+    source: str = Field(max_length=100)
+    platform: str = Field(max_length=50)
+    native_id: str = Field(max_length=200)
+    url: Optional[str] = None
+    author: str = Field(default="", max_length=200)
+    author_reach: int = 0
+    text: str
+    lang: Optional[str] = Field(default=None, max_length=16)
+    created_at: datetime = _time()
+    collected_at: datetime = _time(default_factory=utcnow)
+    thread_id: Optional[str] = Field(default=None, max_length=200)
+    parent_id: Optional[str] = Field(default=None, max_length=200)
+    kind: str = Field(default="post", max_length=20)
+    rating: Optional[int] = None
+    is_own: bool = False  # written by one of the brand's own accounts
+    raw: Optional[dict] = _json(default=None)
+
+
+class Score(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", unique=True)
+    scorer: str = Field(max_length=50)
+    lang: str = Field(default="und", max_length=16)
+    sentiment: float = 0.0
+    label: str = Field(max_length=10)
+    needs_response: bool = Field(default=False, index=True)
+    priority: str = Field(default="low", max_length=10)
+    category: str = Field(default="other", max_length=20)
+    reasons: list = _json(default_factory=list)
+    scored_at: datetime = _time(default_factory=utcnow)
+
+
+class Case(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_case_status_priority", "status", "priority"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: Optional[int] = Field(default=None, foreign_key="brand.id")
+    platform: str = Field(max_length=50)
+    author: str = Field(max_length=200)
+    thread_key: str = Field(max_length=300)
+    status: str = Field(default="new", max_length=20)
+    priority: str = Field(default="medium", max_length=10)
+    category: str = Field(default="other", max_length=20)
+    lang: str = Field(default="und", max_length=16)
+    owner: Optional[str] = Field(default=None, max_length=100)
+    opened_at: datetime = _time(default_factory=utcnow)
+    last_post_at: datetime = _time(default_factory=utcnow)
+    first_response_due: Optional[datetime] = _time(default=None)
+    first_response_at: Optional[datetime] = _time(default=None)
+    resolved_at: Optional[datetime] = _time(default=None)
+    suggested_reply: str = ""
+    final_reply: Optional[str] = None
+    dismiss_reason: Optional[str] = None
+
+
+class CaseMention(SQLModel, table=True):
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", primary_key=True, unique=True)
+
+
+class CaseEvent(SQLModel, table=True):
+    """Who did what to a case, when: the case's history."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    at: datetime = _time(default_factory=utcnow)
+    actor: str = Field(default="repmon", max_length=100)
+    action: str = Field(max_length=50)
+    detail: Optional[str] = None
+
+
+class CollectorCursor(SQLModel, table=True):
+    """Where a source stopped; advanced in the same transaction as the mentions it covers."""
+
+    source: str = Field(primary_key=True, max_length=100)
+    value: str
+    updated_at: datetime = _time(default_factory=utcnow)
+
+
+class AlertOutbox(SQLModel, table=True):
+    """Alerts to deliver. Written with the event that causes them; `key` makes a resend impossible."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=30)
+    channel: str = Field(max_length=100)
+    case_id: Optional[int] = Field(default=None, foreign_key="case.id")
+    payload: dict = _json(default_factory=dict)
+    status: str = Field(default="pending", max_length=10, index=True)
+    attempts: int = 0
+    last_error: Optional[str] = None
+    created_at: datetime = _time(default_factory=utcnow)
+    next_attempt_at: datetime = _time(default_factory=utcnow)
+    sent_at: Optional[datetime] = _time(default=None)
+
+
+class FeedbackLabel(SQLModel, table=True):
+    """A team member's verdict on a score, for training the per-deployment model."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    verdict: str = Field(max_length=30)  # needs_response | no_response | wrong_category
+    category: Optional[str] = Field(default=None, max_length=20)
+    actor: str = Field(default="", max_length=100)
+    created_at: datetime = _time(default_factory=utcnow)
