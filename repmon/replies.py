@@ -1,0 +1,272 @@
+"""Suggested public replies that follow the playbook, and the checker that enforces it.
+
+The playbook (PLAYBOOK.md) is the specification: a complaint reply names the problem, shows
+empathy, offers a next step in a private channel, says when we will answer, blames nobody
+and fits the platform. Wording, remedy phrases and the checker's cue lists live in
+repmon/data/replies/<lang>.toml so the team can edit them per language without touching code.
+A suggestion is a draft: a person edits and approves it before anything is posted.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+from repmon.errors import ConfigError
+from repmon.models import CATEGORIES, PRIORITIES
+
+_FOLDER = files("repmon.data") / "replies"
+FALLBACK_LANG = "en"
+OFFERS = ("refund", "replacement", "voucher")
+REMEDIES = (*OFFERS, "contact")
+# Fairness (rule 11): the remedy depends only on category and policy, never on the seed or
+# on how loud the customer is. Earlier entries win when the policy allows several.
+REMEDY_ORDER = {
+    "delivery": ("replacement", "refund"),
+    "billing": ("refund",),
+    "defect": ("replacement", "refund"),
+    "service": ("voucher",),
+}
+MENTION_PLATFORMS = frozenset({"x", "twitter", "mastodon", "bluesky", "threads", "instagram"})
+REVIEW_PLATFORMS = frozenset({"google_play", "app_store", "trustpilot"})
+SHORT_PLATFORMS = frozenset({"x", "twitter"})
+COMPLAINT_CATEGORIES = frozenset(CATEGORIES) - {"praise"}
+
+_HANDLE_OR_URL = re.compile(r"@[\w.@-]+|https?://\S+")
+_SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+|\n+")
+_ARABIC_LETTER = re.compile(r"(?=[^\W\d_])[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_WORD = re.compile(r"[^\W\d_]+")
+_WORD_CHAR = re.compile(r"[^\W\d_]")
+# Spellings that mean the same thing: Arabic vs Persian yeh/kaf, the zero-width non-joiner
+# (می‌کنیم = میکنیم), tatweel, curly apostrophes, Romanian cedilla vs comma letters.
+_FOLD = {"ي": "ی", "ك": "ک", "\u200c": "", "ـ": "", "’": "'", "ş": "ș", "ţ": "ț", "Ş": "Ș", "Ţ": "Ț"}
+_FOLD_RE = re.compile("|".join(_FOLD))
+
+
+@dataclass
+class Suggestion:
+    text: str
+    lang: str  # language actually used (falls back to "en" when no templates for the post's language)
+    template_id: str  # e.g. "es/billing/2": language / category / 1-based variant in the TOML list
+    violations: list[str]
+
+
+def char_limit(platform: str) -> int:
+    return 280 if platform in SHORT_PLATFORMS else 1000
+
+
+def suggest(*, post_text: str, lang: str, category: str, platform: str, author: str = "",
+            brand: str = "", priority: str = "medium", policy: dict | None = None,
+            seed: int = 0) -> Suggestion:
+    """A draft public reply for a post, in its language, within what `policy` allows.
+
+    `seed` picks the variant so replies don't read copy-paste. If no variant passes the
+    checker, the seed's variant comes back with its violations for the editor to fix.
+    Besides check()'s findings, `violations` may hold "offers_disallowed_<remedy>" when a
+    template offers something the policy does not allow.
+    """
+    lang = resolve_lang(lang)
+    data = _data(lang)
+    category = category if category in CATEGORIES else "other"
+    # Rule 10: a threat gets the boundary reply whatever the scorer called the post.
+    if category in COMPLAINT_CATEGORIES and _cue_match(lang, "threat", post_text):
+        category = "abuse"
+    allowed = allowed_remedies(policy)
+    remedy = next((r for r in REMEDY_ORDER.get(category, ()) if r in allowed), "contact")
+    phrases = data["remedy"].get(category, {})
+    fields = {
+        "problem": _problem(data, category, post_text),
+        "remedy": phrases.get(remedy) or phrases.get("contact") or data["remedy"]["default"]["contact"],
+        "expectation": data["expectation"].get(priority if priority in PRIORITIES else "medium"),
+        "brand": brand,
+    }
+    handle = author.strip().lstrip("@")
+    if handle and platform not in MENTION_PLATFORMS | REVIEW_PLATFORMS:
+        fields["author"] = handle
+    prefix = f"@{handle} " if handle and platform in MENTION_PLATFORMS else ""
+    signoff = ""
+    if brand and platform not in MENTION_PLATFORMS:  # there, the brand's own account is the signature
+        signoff = "\n\n" + data["meta"].get("signoff", "— {brand}").format(brand=brand)
+
+    variants = [(i, t) for i, t in enumerate(data["templates"][category], 1)
+                if t.get("requires", "contact") in allowed]
+    tried: list[Suggestion] = []
+    # Start at the seed and rotate, so the first variant that passes the checker is used.
+    for step in range(len(variants)):
+        index, template = variants[(seed + step) % len(variants)]
+        template_id = f"{lang}/{category}/{index}"
+        text = prefix + _render(template["text"], fields, template_id)
+        if signoff and len(text + signoff) <= char_limit(platform):
+            text += signoff
+        problems = check(text, lang=lang, category=category, platform=platform, post_text=post_text)
+        problems += [f"offers_disallowed_{r}" for r in OFFERS
+                     if r not in allowed and _cue_match(lang, ("offers", r), text)]
+        suggestion = Suggestion(text=text, lang=lang, template_id=template_id, violations=problems)
+        if not problems:
+            return suggestion
+        tried.append(suggestion)
+    return tried[0]
+
+
+def check(reply: str, *, lang: str, category: str, platform: str, post_text: str = "") -> list[str]:
+    """Return playbook violations (empty list = passes).
+
+    Personal data rule: a sentence that mentions an order number, address, phone, card,
+    password... must also name a private channel (DM, private message, email us) in that
+    same sentence; otherwise it counts as asking for the data in public.
+    A language without a data file is checked with the English cues, minus the language test.
+    """
+    known = resolve_lang(lang) == _base(lang)
+    lang = resolve_lang(lang)
+    category = category if category in CATEGORIES else "other"
+    complaint = category in COMPLAINT_CATEGORIES
+    text = _norm(reply)
+    threat = category == "abuse" or _cue_match(lang, "threat", post_text)
+    rules = (
+        ("wrong_language", known and _wrong_language(reply, lang)),
+        ("no_acknowledgement", complaint and not _has(lang, "acknowledgement", text)),
+        ("no_next_step", complaint and not (_has(lang, "next_step", text) or _has(lang, "private", text))),
+        ("asks_personal_data_publicly", complaint and any(
+            _has(lang, "personal_data", s) and not _has(lang, "private", s) for s in _SENTENCE_END.split(text))),
+        ("blame", _has(lang, "blame", text)),
+        ("no_expectation", complaint and not _has(lang, "expectation", text)),
+        ("too_long", len(reply) > char_limit(platform)),
+        ("shouting", _shouting(reply)),
+        ("concedes_to_threat", threat and any(_has(lang, ("offers", r), text) for r in OFFERS)),
+    )
+    return [name for name, broken in rules if broken]
+
+
+def allowed_remedies(policy: dict | None) -> frozenset[str]:
+    """Remedies the business allows; a private contact channel is always available."""
+    return frozenset(r for r, ok in (policy or {}).items() if ok and r in REMEDIES) | {"contact"}
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """Languages that have a reply data file."""
+    return tuple(sorted(p.name[:-5] for p in _FOLDER.iterdir() if p.name.endswith(".toml")))
+
+
+def resolve_lang(lang: str) -> str:
+    base = _base(lang)
+    return base if base in languages() else FALLBACK_LANG
+
+
+def _base(lang: str) -> str:
+    return re.split(r"[-_]", (lang or "").strip().lower())[0]
+
+
+@cache
+def _data(lang: str) -> dict:
+    path = _FOLDER / f"{lang}.toml"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"reply data {path}: {exc}; fix the TOML syntax") from exc
+    # Fail at load with every missing key named, not mid-suggestion with a KeyError.
+    missing = [f"templates.{c}" for c in CATEGORIES if not data.get("templates", {}).get(c)]
+    missing += [f"expectation.{p}" for p in PRIORITIES if p not in data.get("expectation", {})]
+    present = {"meta": "meta" in data, "checker": "checker" in data,
+               "problem.other": "other" in data.get("problem", {}),
+               "remedy.default.contact": "contact" in data.get("remedy", {}).get("default", {})}
+    missing += [key for key, ok in present.items() if not ok]
+    if missing:
+        raise ConfigError(f"reply data {path}: missing {', '.join(missing)}")
+    return data
+
+
+def _norm(text: str) -> str:
+    return _FOLD_RE.sub(lambda m: _FOLD[m[0]], unicodedata.normalize("NFC", text)).casefold()
+
+
+@cache
+def _cue_pattern(lang: str, key: str | tuple[str, ...]) -> re.Pattern[str] | None:
+    data = _data(lang)
+    if key == "expectation":
+        # The promised times are always valid cues, so editing them never breaks the checker.
+        cues = list(data["checker"].get(key, [])) + list(data["expectation"].values())
+    elif isinstance(key, tuple):
+        cues = data["checker"].get(key[0], {}).get(key[1], [])
+    else:
+        cues = data["checker"].get(key, [])
+    if not cues:
+        return None
+    alternation = "|".join(re.escape(_norm(c)) for c in sorted(cues, key=len, reverse=True))
+    # Start-of-word only, so a cue also catches inflections ("refund" -> "refunded").
+    return re.compile(rf"(?<!\w)(?:{alternation})")
+
+
+def _has(lang: str, key: str | tuple[str, ...], normalised: str) -> bool:
+    pattern = _cue_pattern(lang, key)
+    return bool(pattern and pattern.search(normalised))
+
+
+def _cue_match(lang: str, key: str | tuple[str, ...], text: str) -> bool:
+    return bool(text) and _has(lang, key, _norm(text))
+
+
+def _problem(data: dict, category: str, post_text: str) -> str:
+    # Echoing the customer's own noun ("your parcel") shows they were heard (rule 1).
+    post = _norm(post_text)
+    for cue, phrase in data.get("problem_detail", {}).get(category, {}).items():
+        if re.search(rf"(?<!\w){re.escape(_norm(cue))}", post):
+            return phrase
+    return data["problem"].get(category) or data["problem"]["other"]
+
+
+def _render(template: str, fields: dict, template_id: str) -> str:
+    try:
+        text = template.format_map({"author": "\0", **fields})
+    except (KeyError, ValueError, IndexError) as exc:
+        raise ConfigError(f"reply template {template_id}: bad placeholder {exc}; "
+                          "use {author} {problem} {remedy} {expectation} {brand}") from exc
+    # An empty name leaves "Hi \0," -> "Hi," and "Thanks, \0!" -> "Thanks!".
+    text = re.sub(r"\s*\0", "", text)
+    return re.sub(r"[,،](?=\s*[!.?؟])", "", text)
+
+
+def _shouting(reply: str) -> bool:
+    words = [w for w in _WORD.findall(_HANDLE_OR_URL.sub(" ", reply)) if len(w) > 3]
+    letters = "".join(words)
+    return bool(letters) and sum(map(str.isupper, letters)) / len(letters) > 0.3
+
+
+def _script(lang: str) -> str:
+    return _data(lang)["meta"].get("script", "latin")
+
+
+@cache
+def _stopword_langs() -> dict[str, tuple[str, ...]]:
+    """Each Latin-script stopword -> the languages that list it."""
+    index: dict[str, list[str]] = {}
+    for lang in languages():
+        if _script(lang) == "latin":
+            for word in {_norm(w) for w in _data(lang)["checker"].get("stopwords", [])}:
+                index.setdefault(word, []).append(lang)
+    return {word: tuple(langs) for word, langs in index.items()}
+
+
+def _wrong_language(reply: str, lang: str) -> bool:
+    text = _HANDLE_OR_URL.sub(" ", reply)
+    letters = len(_WORD_CHAR.findall(text))
+    if not letters:
+        return False
+    arabic = len(_ARABIC_LETTER.findall(text)) / letters
+    if _script(lang) == "arabic":
+        return arabic < 0.5
+    if arabic >= 0.5:
+        return True
+    # Script alone cannot tell Latin languages apart; count each language's function words
+    # and call it wrong when another language explains the text better.
+    tokens = _WORD.findall(_norm(text))
+    hits = Counter(other for t in tokens for other in _stopword_langs().get(t, ()))
+    own = hits.pop(lang, 0)
+    if own == 0:
+        return len(tokens) >= 3
+    return max(hits.values(), default=0) > own
