@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 _engines: dict[str, Engine] = {}
 MENTION_COLUMNS = [c.name for c in Mention.__table__.columns if c.name != "id"]
-# What a re-collected mention may change: an edited post keeps its identity and first-seen time.
-_UPDATABLE = ("text", "url", "author_reach", "rating", "raw", "lang")
+# What a re-collected mention may change: an edited post keeps its identity, first-seen time
+# and detected language. `raw` follows the others (PostgreSQL's json has no equality to compare).
+_COMPARED = ("text", "url", "author_reach", "rating")
+_UPDATABLE = (*_COMPARED, "raw")
 
 
 def _on_sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -51,7 +53,9 @@ def get_engine(url: str) -> Engine:
             engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             sa.event.listen(engine, "connect", _on_sqlite_connect)
         else:
-            engine = sa.create_engine(url, pool_pre_ping=True)
+            # Short multi-row statements stay under the size psycopg caches its parsed form for;
+            # measured by benchmarks/ingest.py (50 rows: ~1.5x faster than 1,000).
+            engine = sa.create_engine(url, pool_pre_ping=True, insertmanyvalues_page_size=50)
         _engines[url] = engine
     return _engines[url]
 
@@ -123,49 +127,31 @@ def upsert_mentions(
     `cursor` = (source, value) is saved in the same transaction, so the mentions and
     the position they were read up to are committed together or not at all.
     """
-    rows = [_mention_row(r) for r in rows]
+    now = utcnow()
+    # Dedupe inside the batch too: a stream may re-emit an item within one page.
+    batch = list({(r["platform"], r["native_id"]): r for r in (_mention_row(r, now) for r in rows)}.values())
     inserted = updated = 0
-    if rows:
+    if batch:
         table = Mention.__table__
-        insert = _insert_for(s.get_bind().dialect.name)
-        keys = {(r["platform"], r["native_id"]) for r in rows}
-        # Dedupe inside the batch too: a stream may re-emit an item within one page.
-        rows = list({(r["platform"], r["native_id"]): r for r in rows}.values())
-        existing = _existing_texts(s, keys)
-        for chunk in _chunks(rows, 500):
-            stmt = insert(table).values(chunk)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["platform", "native_id"],
-                set_={c: stmt.excluded[c] for c in _UPDATABLE},
-            )
-            s.execute(stmt)
-        for r in rows:
-            key = (r["platform"], r["native_id"])
-            if key not in existing:
+        stmt = _insert_for(s.get_bind().dialect.name)(table)
+        changed = sa.or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in _COMPARED))
+        # Only rows that were inserted or really changed come back; an insert carries this
+        # batch's collected_at, an update keeps the first-seen one. RETURNING also lets
+        # SQLAlchemy send many rows per statement instead of one round trip per row.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["platform", "native_id"], set_={c: stmt.excluded[c] for c in _UPDATABLE}, where=changed
+        ).returning(table.c.collected_at)
+        for (collected_at,) in s.execute(stmt, batch):
+            if collected_at == now:
                 inserted += 1
-            elif existing[key] != r["text"]:
+            else:
                 updated += 1
     if cursor is not None:
         save_cursor(s, *cursor)
     return inserted, updated
 
 
-def _existing_texts(s: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    found: dict[tuple[str, str], str] = {}
-    by_platform: dict[str, list[str]] = {}
-    for platform, native_id in keys:
-        by_platform.setdefault(platform, []).append(native_id)
-    for platform, ids in by_platform.items():
-        for chunk in _chunks(ids, 500):
-            q = sa.select(Mention.platform, Mention.native_id, Mention.text).where(
-                Mention.platform == platform, Mention.native_id.in_(chunk)
-            )
-            for p, n, t in s.execute(q):
-                found[(p, n)] = t
-    return found
-
-
-def _mention_row(r: dict) -> dict:
+def _mention_row(r: dict, now: datetime) -> dict:
     missing = [k for k in ("platform", "native_id", "text", "created_at", "source") if r.get(k) in (None, "")]
     if missing:
         raise StoreError(f"mention {r.get('platform')}:{r.get('native_id')} lacks {', '.join(missing)}")
@@ -173,17 +159,12 @@ def _mention_row(r: dict) -> dict:
     if not isinstance(created, datetime) or created.tzinfo is None:
         raise StoreError(f"mention {r['platform']}:{r['native_id']}: created_at must be an aware datetime")
     row = {c: r.get(c) for c in MENTION_COLUMNS}
-    row["collected_at"] = r.get("collected_at") or utcnow()
+    row["collected_at"] = now
     row["author"] = row["author"] or ""
     row["author_reach"] = int(row["author_reach"] or 0)
     row["kind"] = row["kind"] or "post"
     row["is_own"] = bool(row["is_own"])
     return row
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def load_cursor(s: Session, source: str) -> Optional[str]:
