@@ -1,0 +1,17 @@
+"""The dashboard entry point: `repmon dashboard` runs `streamlit run` on this file."""
+
+import streamlit as st
+
+from dashboard.common import VIEWS, page_setup
+
+st.set_page_config(page_title="repmon", page_icon=":material/campaign:", layout="wide")
+page_setup()
+pages = {
+    "Reputation": [st.Page(VIEWS / "overview.py", title="Overview", icon=":material/monitoring:", default=True)],
+    "Cases": [
+        st.Page(VIEWS / "queue.py", title="Case queue", icon=":material/inbox:", url_path="queue"),
+        st.Page(VIEWS / "case.py", title="Case", icon=":material/forum:", url_path="case"),
+    ],
+    "System": [st.Page(VIEWS / "sources.py", title="Sources", icon=":material/sensors:", url_path="sources")],
+}
+st.navigation(pages).run()

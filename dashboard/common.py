@@ -1,0 +1,78 @@
+"""What every page shares: the config, the database URL, cached queries, time display."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from dashboard import queries
+from repmon import config as config_mod
+from repmon import store
+
+VIEWS = Path(__file__).parent / "views"
+TTL = 30  # seconds: new mentions show up within half a minute without hammering the database
+
+
+@st.cache_resource
+def _config() -> config_mod.Config:
+    cfg = config_mod.load()
+    store.migrate(cfg.database.url)
+    return cfg
+
+
+def cfg() -> config_mod.Config:
+    return _config()
+
+
+def url() -> str:
+    return cfg().database.url
+
+
+def page_setup() -> None:
+    if cfg().path is None:
+        st.info("Demo mode: built-in demo data and settings, no login. Configure repmon.toml for your own brand.",
+                icon=":material/info:")
+
+
+def local(ts: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if ts is None:
+        return "—"
+    return ts.astimezone(ZoneInfo(cfg().dashboard.timezone)).strftime(fmt)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def daily(db: str, brand_id: Optional[int], start: Optional[datetime], end: Optional[datetime]):
+    return queries.daily(db, brand_id, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def breakdown(db: str, by: str, brand_id: Optional[int], start: Optional[datetime], end: Optional[datetime]):
+    return queries.breakdown(db, by, brand_id, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def kpis(db: str, brand_id: Optional[int], start: Optional[datetime], end: Optional[datetime]):
+    return queries.kpis(db, brand_id, start, end)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def brands(db: str):
+    return queries.brands(db)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def data_range(db: str):
+    return queries.data_range(db)
+
+
+def brand_picker() -> Optional[int]:
+    df = brands(url())
+    if df.empty:
+        return None
+    names = dict(zip(df["name"], df["id"]))
+    choice = st.sidebar.selectbox("Brand", list(names), key="brand")
+    return int(names[choice])

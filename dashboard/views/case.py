@@ -1,0 +1,69 @@
+"""One case: the posts, why they were flagged, the suggested reply, and the actions."""
+
+import streamlit as st
+
+from dashboard import common, queries
+from repmon import cases
+from repmon.errors import RepmonError
+
+st.title("Case")
+db = common.url()
+raw_id = st.query_params.get("id") or st.session_state.get("case_id")
+case_id = st.number_input("Case number", min_value=1, step=1, value=int(raw_id) if raw_id else None,
+                          key="case_id_input")
+if not case_id:
+    st.info("Open a case from the Case queue, or type its number above.")
+    st.stop()
+detail = queries.case_detail(db, int(case_id))
+if detail is None:
+    st.warning(f"There is no case #{case_id}.")
+    st.stop()
+case = detail["case"]
+st.session_state["case_id"] = case.id
+st.subheader(f"#{case.id} · {case.priority} · {case.category} · {case.status}")
+st.caption(f"{case.platform} · {case.author} · language {case.lang} · opened {common.local(case.opened_at)} · "
+           f"first response due {common.local(case.first_response_due)} · owner {case.owner or 'nobody'}")
+
+for mention, score in detail["posts"]:
+    with st.container(border=True):
+        st.caption(f"{mention.author} ({mention.author_reach:,} followers) · {common.local(mention.created_at)}"
+                   + (f" · {mention.rating}★" if mention.rating else ""))
+        st.text(mention.text)  # untrusted: shown as plain text, never as Markdown or HTML
+        if mention.url:
+            st.link_button("Open the original post", mention.url)
+        if score is not None:
+            st.caption(f"Flagged because: {', '.join(score.reasons)} · sentiment {score.sentiment:+.2f}")
+
+st.subheader("Reply")
+reply = st.text_area("Suggested reply (edit before sending)", value=case.final_reply or case.suggested_reply,
+                     height=140, key=f"reply_{case.id}")
+st.caption(f"{len(reply)} characters" + (" — over X's 280 limit" if case.platform == "x" and len(reply) > 280 else ""))
+st.code(reply, language=None, wrap_lines=True)  # its copy button copies the reply as written
+
+actor = st.text_input("Your name", value=st.session_state.get("actor", ""), key="actor")
+b = st.columns(5)
+action = None
+if b[0].button("Acknowledge", key="ack"):
+    action = ("acknowledge", {})
+if b[1].button("Mark responded", key="respond", type="primary"):
+    action = ("respond", {"text": reply})
+if b[2].button("Resolve", key="resolve"):
+    action = ("resolve", {})
+if b[3].button("Assign to me", key="assign"):
+    action = ("assign", {"owner": actor or "me"})
+with b[4].popover("Dismiss"):
+    why = st.text_input("Why does it not need a response?", key="dismiss_reason")
+    if st.button("Dismiss case", key="dismiss"):
+        action = ("dismiss", {"text": why})
+if action:
+    try:
+        cases.act(db, case.id, action[0], actor or "dashboard", **action[1])
+    except RepmonError as exc:
+        st.error(str(exc))
+    else:
+        st.toast(f"Case #{case.id}: {action[0]} saved")
+        st.rerun()
+
+with st.expander("History"):
+    for e in detail["events"]:
+        st.text(f"{common.local(e.at)}  {e.actor}: {e.action}  {e.detail or ''}")

@@ -1,0 +1,14 @@
+"""Sources: is every collector healthy?"""
+
+import streamlit as st
+
+from dashboard import common, queries
+
+st.title("Sources")
+df = queries.sources(common.url())
+if df.empty:
+    st.info("No sources have run yet. Configure one under [sources] in repmon.toml, then `repmon collect` "
+            "(or `repmon demo` for the built-in demo source).")
+    st.stop()
+st.dataframe(df[["name", "kind", "enabled", "last_run_at", "last_success_at", "last_error_at", "last_error",
+                 "items_total", "last_items"]], hide_index=True, width="stretch")

@@ -1,0 +1,144 @@
+"""Cases: every post that needs a response opens a case or joins its author's open one.
+
+A case carries its SLA due time, a suggested reply that follows the playbook, and a history of
+who did what. Opening a case and queueing its alert happen in one transaction, so an alert is
+neither lost nor queued twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from datetime import timedelta
+from typing import Callable, Optional
+
+from sqlmodel import Session, select
+
+from alerts import outbox
+from repmon import replies, store
+from repmon.config import Config
+from repmon.errors import RepmonError
+from repmon.models import (
+    OPEN_STATUSES, Brand, Case, CaseEvent, CaseMention, Mention, Score, priority_rank, utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+def update_cases(cfg: Config, batch_size: int = 1000, progress: Optional[Callable[[str], None]] = None) -> int:
+    """Give every flagged, case-less mention a case; returns how many mentions were placed."""
+    placed = 0
+    with store.session(cfg.database.url) as s:
+        brands = {b.id: b.name for b in s.exec(select(Brand)).all()}
+    while True:
+        with store.session(cfg.database.url) as s:
+            q = (
+                select(Score, Mention)
+                .join(Mention, Mention.id == Score.mention_id)
+                .outerjoin(CaseMention, CaseMention.mention_id == Mention.id)
+                .where(Score.needs_response.is_(True), CaseMention.case_id.is_(None))
+                .order_by(Mention.created_at, Mention.id)
+                .limit(batch_size)
+            )
+            rows = s.exec(q).all()
+            if not rows:
+                break
+            for score, mention in rows:
+                _place(s, cfg, score, mention, brands.get(mention.brand_id, ""))
+                s.flush()
+        placed += len(rows)
+        if progress:
+            progress(f"placed {placed} flagged mentions in cases")
+    return placed
+
+
+def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) -> None:
+    window = timedelta(hours=cfg.cases.join_window_hours)
+    open_case = s.exec(
+        select(Case)
+        .where(
+            Case.brand_id == mention.brand_id, Case.platform == mention.platform,
+            Case.author == mention.author, Case.status.in_(OPEN_STATUSES),
+            Case.last_post_at >= mention.created_at - window,
+        )
+        .order_by(Case.last_post_at.desc())
+    ).first() if mention.author else None
+    if open_case is not None:
+        s.add(CaseMention(case_id=open_case.id, mention_id=mention.id))
+        open_case.last_post_at = max(open_case.last_post_at, mention.created_at)
+        if priority_rank(score.priority) < priority_rank(open_case.priority):
+            open_case.priority = score.priority
+            open_case.category = score.category
+            open_case.suggested_reply = _suggest(cfg, open_case, mention, brand)
+        s.add(open_case)
+        s.add(CaseEvent(case_id=open_case.id, action="joined", detail=f"mention {mention.id}"))
+        return
+    sla = getattr(cfg.cases.first_response_minutes, score.priority, cfg.cases.first_response_minutes.medium)
+    case = Case(
+        brand_id=mention.brand_id, platform=mention.platform, author=mention.author,
+        thread_key=f"{mention.platform}:{mention.thread_id or mention.native_id}",
+        priority=score.priority, category=score.category, lang=score.lang,
+        opened_at=utcnow(), last_post_at=mention.created_at,
+        first_response_due=mention.created_at + timedelta(minutes=sla),
+    )
+    s.add(case)
+    s.flush()
+    case.suggested_reply = _suggest(cfg, case, mention, brand)
+    s.add(CaseMention(case_id=case.id, mention_id=mention.id))
+    s.add(CaseEvent(case_id=case.id, action="opened", detail=", ".join(score.reasons)))
+    outbox.enqueue_case_opened(s, cfg, case, mention, score)
+
+
+def _suggest(cfg: Config, case: Case, mention: Mention, brand: str) -> str:
+    suggestion = replies.suggest(
+        post_text=mention.text, lang=case.lang, category=case.category, platform=case.platform,
+        author=mention.author, brand=brand, priority=case.priority,
+        policy=cfg.policy.model_dump(), seed=zlib.crc32(mention.native_id.encode()),
+    )
+    if suggestion.violations:
+        log.warning("case=%s suggested reply breaks the playbook: %s", case.id, suggestion.violations)
+    return suggestion.text
+
+
+# --- actions a person takes (dashboard and CLI share these) ---------------------------------
+
+ACTIONS = {
+    "acknowledge": "acknowledged",
+    "wait": "waiting",
+    "respond": "responded",
+    "resolve": "resolved",
+    "dismiss": "dismissed",
+    "reopen": "new",
+}
+
+
+def act(url: str, case_id: int, action: str, actor: str, *, text: Optional[str] = None,
+        owner: Optional[str] = None) -> Case:
+    """Apply one action to a case and record it in the case's history."""
+    with store.session(url) as s:
+        case = s.get(Case, case_id)
+        if case is None:
+            raise RepmonError(f"no case #{case_id}")
+        now = utcnow()
+        if action == "assign":
+            case.owner = owner or None
+            detail = f"owner={case.owner}"
+        elif action in ACTIONS:
+            case.status = ACTIONS[action]
+            detail = text
+            if action == "respond":
+                if not (text or "").strip():
+                    raise RepmonError("mark responded needs the text that was sent")
+                case.final_reply = text
+                case.first_response_at = case.first_response_at or now
+            elif action == "resolve":
+                case.resolved_at = now
+            elif action == "dismiss":
+                if not (text or "").strip():
+                    raise RepmonError("dismiss needs a reason")
+                case.dismiss_reason = text
+        else:
+            raise RepmonError(f"unknown case action {action!r}; expected assign or {', '.join(ACTIONS)}")
+        s.add(case)
+        s.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, detail=detail))
+        return case

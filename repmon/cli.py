@@ -1,0 +1,387 @@
+"""The `repmon` command. Commands parse options and call the same functions the scheduler does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from repmon import config as config_mod
+from repmon import logs, store
+from repmon.errors import RepmonError
+
+HELP = """Monitor what people say about your brand, flag the posts that need an answer,
+and suggest a reply that follows the playbook.
+
+\b
+Start here (no API keys needed, everything offline):
+  repmon up              load the demo data, score it, open cases, serve the dashboard
+\b
+Config is read from --config, $REPMON_CONFIG, or ./repmon.toml; without one the built-in
+demo settings are used. See config.example.toml for every key.
+"""
+
+
+class Ctx:
+    def __init__(self, config_path: Optional[str], verbose: bool):
+        self.config_path, self.verbose = config_path, verbose
+        self._cfg: Optional[config_mod.Config] = None
+
+    @property
+    def cfg(self) -> config_mod.Config:
+        if self._cfg is None:
+            self._cfg = config_mod.load(self.config_path)
+            logs.setup(self._cfg, self.verbose)
+        return self._cfg
+
+    def ready(self) -> config_mod.Config:
+        """Config loaded and the database migrated to the current schema."""
+        cfg = self.cfg
+        store.migrate(cfg.database.url)
+        return cfg
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+def say(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+class Group(click.Group):
+    """Turns RepmonError into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RepmonError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", help="Config file (default: $REPMON_CONFIG or ./repmon.toml).")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.version_option(package_name="repmon")
+@click.pass_context
+def main(ctx: click.Context, config_path: Optional[str], verbose: bool) -> None:
+    ctx.obj = Ctx(config_path, verbose)
+
+
+@main.command()
+@click.option("--reset", is_flag=True, help="Replay from the start (still adds no duplicates).")
+@pass_ctx
+def demo(c: Ctx, reset: bool) -> None:
+    """Load the built-in demo data into the configured store, score it and open cases."""
+    from repmon import cases, demo_team, pipeline
+    from repmon.config import SourceConfig
+
+    cfg = c.ready()
+    if "demo" not in cfg.sources:
+        cfg.sources["demo"] = SourceConfig(kind="demo")
+    if reset:
+        with store.session(cfg.database.url) as s:
+            store.save_cursor(s, "demo", "")
+    results = pipeline.collect(cfg, only="demo", progress=say)
+    r = results[0]
+    if r.error:
+        raise RepmonError(f"demo load failed: {r.error}")
+    scored = pipeline.score_pending(cfg, progress=say)
+    placed = cases.update_cases(cfg, progress=say)
+    worked = demo_team.work_backlog(cfg.database.url)
+    click.echo(f"demo: {r.inserted} new mentions ({r.updated} updated), {scored} scored, "
+               f"{placed} flagged posts placed in cases, {worked} older cases worked by the demo team. "
+               "Next: repmon dashboard")
+
+
+@main.command()
+@click.option("--source", metavar="NAME", help="Only this source (see `repmon sources`).")
+@pass_ctx
+def collect(c: Ctx, source: Optional[str]) -> None:
+    """Fetch new mentions from every enabled source, once."""
+    from repmon import pipeline
+
+    cfg = c.ready()
+    results = pipeline.collect(cfg, only=source, progress=say)
+    for r in results:
+        status = f"error: {r.error}" if r.error else "ok"
+        click.echo(f"{r.source}: {r.inserted} new, {r.updated} updated, {r.pages} pages, {status}")
+    if not results:
+        click.echo("no enabled sources: add one under [sources] in the config (see config.example.toml)")
+    if any(r.error for r in results):
+        sys.exit(1)
+
+
+@main.command()
+@pass_ctx
+def process(c: Ctx) -> None:
+    """Score stored mentions that have no score yet and open or update their cases."""
+    from repmon import cases, pipeline
+
+    cfg = c.ready()
+    scored = pipeline.score_pending(cfg, progress=say)
+    placed = cases.update_cases(cfg, progress=say)
+    click.echo(f"{scored} mentions scored, {placed} flagged posts placed in cases")
+
+
+@main.command()
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="JSON lines: {id, text[, lang, author, rating, platform]}.")
+@click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
+              help="Where to write one JSON result per input line.")
+@click.option("--scorer", default="rules", show_default=True, help="rules (default) or vader (the baseline).")
+def score(input_path: str, output_path: str, scorer: str) -> None:
+    """Score a JSONL file of posts; needs no database or network.
+
+    Each output line is {id, lang, sentiment, label, needs_response, priority, category, reasons}.
+    """
+    from scoring import get_scorer
+    from scoring.jsonl import score_jsonl
+
+    try:
+        n = score_jsonl(input_path, output_path, get_scorer(scorer))
+    except (ValueError, KeyError) as exc:
+        raise RepmonError(str(exc).strip("'\"")) from None
+    click.echo(f"scored {n} posts -> {output_path}", err=True)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job once, in order, then exit.")
+@pass_ctx
+def run(c: Ctx, once: bool) -> None:
+    """Run the scheduler: collect, score, cases and alerts on the configured intervals."""
+    from repmon import scheduler
+
+    cfg = c.ready()
+    if cfg.database.url.startswith("sqlite"):
+        say("note: SQLite runs one worker; use PostgreSQL (database.url) to run several")
+    if once:
+        scheduler.run_once(cfg, say)
+    else:
+        say("scheduler running; Ctrl-C to stop")
+        scheduler.serve(cfg)
+
+
+def _dashboard_cmd(cfg: config_mod.Config, port: Optional[int]) -> list[str]:
+    app = resources.files("dashboard") / "app.py"
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.port", str(port or cfg.dashboard.port), "--server.address", cfg.dashboard.address,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+
+
+def _dashboard_env(c: Ctx, cfg: config_mod.Config) -> dict:
+    env = dict(os.environ, REPMON_DATABASE_URL=cfg.database.url)
+    if cfg.path:
+        env["REPMON_CONFIG"] = str(Path(cfg.path).resolve())
+    return env
+
+
+@main.command()
+@click.option("--port", type=int, help="Port (default: dashboard.port, 8501).")
+@pass_ctx
+def dashboard(c: Ctx, port: Optional[int]) -> None:
+    """Serve the Streamlit dashboard (http://localhost:8501 by default)."""
+    cfg = c.ready()
+    say(f"dashboard on http://{cfg.dashboard.address}:{port or cfg.dashboard.port}")
+    sys.exit(subprocess.call(_dashboard_cmd(cfg, port), env=_dashboard_env(c, cfg)))
+
+
+@main.command()
+@click.option("--port", type=int, help="Dashboard port (default: dashboard.port, 8501).")
+@click.option("--no-dashboard", is_flag=True, help="Run the pipeline only.")
+@pass_ctx
+def up(c: Ctx, port: Optional[int], no_dashboard: bool) -> None:
+    """Everything at once: demo data when the store is empty, the scheduler, and the dashboard."""
+    from repmon import scheduler
+    from repmon.models import Mention
+    from sqlmodel import func, select
+
+    cfg = c.ready()
+    with store.session(cfg.database.url) as s:
+        empty = s.exec(select(func.count()).select_from(Mention)).one() == 0
+    if empty:
+        say("store is empty: loading the demo data (about a minute)")
+        click.get_current_context().invoke(demo, reset=False)
+    stop = threading.Event()
+    worker = threading.Thread(target=scheduler.serve, args=(cfg, stop), name="scheduler", daemon=True)
+    worker.start()
+    if no_dashboard:
+        say("pipeline running; Ctrl-C to stop")
+        try:
+            while worker.is_alive():
+                worker.join(0.5)
+        except KeyboardInterrupt:
+            pass
+    else:
+        say(f"dashboard on http://localhost:{port or cfg.dashboard.port} — Ctrl-C to stop")
+        proc = subprocess.Popen(_dashboard_cmd(cfg, port), env=_dashboard_env(c, cfg))
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait(10)
+    stop.set()
+    worker.join(30)
+
+
+@main.command()
+@pass_ctx
+def sources(c: Ctx) -> None:
+    """List configured sources with their health: last run, last success, last error, items."""
+    from repmon.models import Source
+    from sqlmodel import select
+
+    cfg = c.ready()
+    with store.session(cfg.database.url) as s:
+        store.sync_sources(s, cfg.sources)
+    with store.session(cfg.database.url) as s:
+        rows = s.exec(select(Source).order_by(Source.name)).all()
+    if not rows:
+        click.echo("no sources configured: add one under [sources] (see config.example.toml)")
+        return
+    fmt = "{:<16} {:<10} {:<8} {:<20} {:<20} {:>8}  {}"
+    click.echo(fmt.format("SOURCE", "KIND", "ENABLED", "LAST RUN", "LAST SUCCESS", "ITEMS", "LAST ERROR"))
+    for r in rows:
+        def t(d):  # noqa: E306
+            return d.strftime("%Y-%m-%d %H:%M UTC") if d else "never"
+        error = (r.last_error or "")[:60] if r.last_error_at and (not r.last_success_at or r.last_error_at > r.last_success_at) else ""
+        click.echo(fmt.format(r.name, r.kind, "yes" if r.enabled else "no", t(r.last_run_at),
+                              t(r.last_success_at), r.items_total, error))
+
+
+@main.command("cases")
+@click.option("--status", default="open", show_default=True, help="open, all, or one status (new, acknowledged, ...).")
+@click.option("--limit", default=20, show_default=True)
+@pass_ctx
+def cases_cmd(c: Ctx, status: str, limit: int) -> None:
+    """List cases, most urgent first."""
+    from dashboard import queries
+
+    cfg = c.ready()
+    df = queries.case_queue(cfg.database.url, status=status, limit=limit)
+    if df.empty:
+        click.echo("no cases: run `repmon demo` or `repmon collect` then `repmon process`")
+        return
+    for row in df.itertuples():
+        click.echo(f"#{row.id:<6} {row.priority:<8} {row.status:<12} {row.category:<9} {row.lang:<3} "
+                   f"{row.platform:<11} {row.author[:18]:<18} {row.text[:60]!r}")
+
+
+@main.group()
+def alerts() -> None:
+    """Slack alerts: test channels, send queued alerts, list the outbox."""
+
+
+@alerts.command("test")
+@pass_ctx
+def alerts_test(c: Ctx) -> None:
+    """Send one test message to every configured channel; exit 1 if any failed."""
+    from alerts.outbox import notifiers
+    from alerts.slack import test_message
+
+    cfg = c.cfg
+    sinks = notifiers(cfg)
+    if not sinks:
+        raise RepmonError("no alert channels configured: add [[alerts.slack]] with name and webhook_url")
+    failed = 0
+    for name, sink in sinks.items():
+        try:
+            sink.send(test_message(name))
+            click.echo(f"{name}: sent")
+        except RepmonError as exc:
+            failed += 1
+            click.echo(f"{name}: FAILED: {exc}")
+    if failed:
+        sys.exit(1)
+
+
+@alerts.command("dispatch")
+@pass_ctx
+def alerts_dispatch(c: Ctx) -> None:
+    """Send the queued alerts that are due now."""
+    from alerts.outbox import dispatch
+
+    r = dispatch(c.ready())
+    click.echo(f"{r.sent} sent, {r.retrying} to retry, {r.failed} failed")
+
+
+@alerts.command("list")
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "all"]), default="all", show_default=True)
+@pass_ctx
+def alerts_list(c: Ctx, status: str) -> None:
+    """Show the alert outbox, newest first."""
+    from repmon.models import AlertOutbox
+    from sqlmodel import select
+
+    cfg = c.ready()
+    with store.session(cfg.database.url) as s:
+        q = select(AlertOutbox).order_by(AlertOutbox.id.desc()).limit(50)
+        if status != "all":
+            q = q.where(AlertOutbox.status == status)
+        rows = s.exec(q).all()
+    if not rows:
+        click.echo("the outbox is empty")
+    for a in rows:
+        click.echo(f"{a.id:<6} {a.status:<8} {a.channel:<12} {a.key:<30} attempts={a.attempts} {a.last_error or ''}")
+
+
+@main.command()
+@click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W47 (default: the last full week).")
+@click.option("--output", type=click.Path(dir_okay=False), help="File to write (default: report-<week>.html).")
+@pass_ctx
+def report(c: Ctx, week: Optional[str], output: Optional[str]) -> None:
+    """Write the weekly reputation report as HTML."""
+    from reports import weekly
+
+    cfg = c.ready()
+    data = weekly.build(cfg, week)
+    path = Path(output or f"report-{data.week}.html")
+    path.write_text(weekly.render_html(data), encoding="utf-8")
+    click.echo(f"report for {data.week} written to {path}")
+
+
+@main.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@pass_ctx
+def config_check(c: Ctx) -> None:
+    """Validate the config and say what it sets up; exit 1 with the key to fix if it is wrong."""
+    from collectors import collector_class
+
+    cfg = c.cfg
+    for name, src in cfg.sources.items():
+        collector_class(src.kind or name).from_config(name, src.model_dump(), cfg.brand(src.brand))
+    click.echo(f"config OK: {cfg.path or 'no file found, using the built-in demo defaults'}")
+    click.echo(f"  database: {store.redact_url(cfg.database.url)}")
+    click.echo(f"  brands:   {', '.join(b.name for b in cfg.brands)}")
+    click.echo(f"  sources:  {', '.join(f'{n} ({s.kind or n})' for n, s in cfg.sources.items()) or 'none'}")
+    click.echo(f"  alerts:   {len(cfg.alerts.slack)} Slack channel(s), priority >= {cfg.alerts.min_priority}")
+
+
+@main.group()
+def db() -> None:
+    """Database schema: upgrade in place, show the revision."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(c: Ctx) -> None:
+    """Create or upgrade the schema to the latest revision (safe to run any time)."""
+    cfg = c.cfg
+    store.migrate(cfg.database.url)
+    click.echo(f"{store.redact_url(cfg.database.url)} at revision {store.current_revision(cfg.database.url)}")
+
+
+if __name__ == "__main__":
+    main()

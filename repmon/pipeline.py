@@ -1,0 +1,163 @@
+"""The stages the CLI and the scheduler both call: collect, score, (cases: repmon.cases).
+
+Each stage reads what the previous one stored and writes its own table, so any stage can be
+re-run or restarted without redoing or duplicating another's work.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import sqlalchemy as sa
+from sqlmodel import select
+
+from collectors import collector_class
+from repmon import store
+from repmon.config import Config
+from repmon.errors import CollectorError, ConfigError, RateLimited, TransientError
+from repmon.models import Brand, Mention, Score, Source, utcnow
+from scoring import get_scorer
+from scoring.base import Post
+
+log = logging.getLogger(__name__)
+Progress = Optional[Callable[[str], None]]
+
+
+@dataclass
+class CollectResult:
+    source: str
+    inserted: int = 0
+    updated: int = 0
+    pages: int = 0
+    error: Optional[str] = None
+
+
+def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, retries: int = 3) -> list[CollectResult]:
+    """Run every enabled source (or just `only`); a failing source never stops the others."""
+    names = [n for n, s in cfg.sources.items() if s.enabled]
+    if only is not None:
+        if only not in cfg.sources:
+            raise ConfigError(f"--source {only}: no such source; configured: {', '.join(cfg.sources) or 'none'}")
+        names = [only]
+    with store.session(cfg.database.url) as s:
+        brand_ids = store.sync_brands(s, cfg.brands)
+        store.sync_sources(s, cfg.sources)
+    results = []
+    for name in names:
+        src = cfg.sources[name]
+        brand = cfg.brand(src.brand)
+        collector = collector_class(src.kind or name).from_config(name, src.model_dump(), brand)
+        result = CollectResult(name)
+        for attempt in range(retries + 1):
+            try:
+                _run_collector(cfg, collector, brand_ids[brand.name], result, progress)
+                result.error = None
+                break
+            except TransientError as exc:
+                result.error = str(exc)
+                if attempt < retries:
+                    # Jittered exponential backoff: sources recover faster without a thundering herd.
+                    time.sleep(min(30.0, 2**attempt) * random.uniform(0.5, 1.0))
+            except (RateLimited, CollectorError) as exc:
+                result.error = str(exc)
+                break
+            except Exception as exc:  # a bug in one collector must not stop the others
+                log.exception("source=%s collector crashed", name)
+                result.error = f"{type(exc).__name__}: {exc}"
+                break
+        _record_health(cfg, name, result)
+        results.append(result)
+    return results
+
+
+def _run_collector(cfg: Config, collector, brand_id: int, result: CollectResult, progress: Progress) -> None:
+    with store.session(cfg.database.url) as s:
+        cursor = store.load_cursor(s, collector.name)
+    for batch in collector.fetch(cursor):
+        rows = [dict(m, source=collector.name, brand_id=brand_id) for m in batch.mentions]
+        with store.session(cfg.database.url) as s:
+            ins, upd = store.upsert_mentions(
+                s, rows, cursor=(collector.name, batch.cursor) if batch.cursor is not None else None
+            )
+        result.inserted += ins
+        result.updated += upd
+        result.pages += 1
+        if progress:
+            where = f" ({batch.notes['position']}/{batch.notes['total']})" if "total" in batch.notes else ""
+            progress(f"{collector.name}: page {result.pages}{where}: {ins} new, {upd} updated")
+
+
+def _record_health(cfg: Config, name: str, result: CollectResult) -> None:
+    now = utcnow()
+    with store.session(cfg.database.url) as s:
+        row = s.exec(select(Source).where(Source.name == name)).one()
+        row.last_run_at = now
+        row.last_items = result.inserted
+        row.items_total += result.inserted
+        if result.error:
+            row.last_error_at, row.last_error = now, result.error[:2000]
+            log.warning("source=%s failed: %s", name, result.error)
+        else:
+            row.last_success_at = now
+        s.add(row)
+
+
+def score_pending(cfg: Config, batch_size: int = 2000, progress: Progress = None) -> int:
+    """Score every stored mention that has no score yet; returns how many were scored."""
+    scorer = get_scorer(
+        cfg.scoring.scorer,
+        negative_threshold=cfg.scoring.negative_threshold,
+        positive_threshold=cfg.scoring.positive_threshold,
+        high_reach=cfg.scoring.high_reach,
+    )
+    total = 0
+    with store.session(cfg.database.url) as s:
+        brands = {b.id: b for b in s.exec(select(Brand)).all()}
+    while True:
+        with store.session(cfg.database.url) as s:
+            q = (
+                select(Mention)
+                .outerjoin(Score, Score.mention_id == Mention.id)
+                .where(Score.id.is_(None))
+                .order_by(Mention.id)
+                .limit(batch_size)
+            )
+            mentions = s.exec(q).all()
+            if not mentions:
+                break
+            posts = [_post(m, brands.get(m.brand_id)) for m in mentions]
+            assessments = scorer.score(posts)
+            rows = [
+                dict(
+                    mention_id=m.id, scorer=scorer.name, lang=a.lang, sentiment=a.sentiment,
+                    label=a.label, needs_response=a.needs_response, priority=a.priority,
+                    category=a.category, reasons=a.reasons, scored_at=utcnow(),
+                )
+                for m, a in zip(mentions, assessments)
+            ]
+            s.execute(sa.insert(Score.__table__), rows)
+            # The detected language belongs to the mention too: the dashboard filters by it.
+            for m, a in zip(mentions, assessments):
+                if not m.lang:
+                    m.lang = a.lang
+                    s.add(m)
+        total += len(mentions)
+        if progress:
+            progress(f"scored {total} mentions")
+    return total
+
+
+def _post(m: Mention, brand: Optional[Brand]) -> Post:
+    terms: tuple[str, ...] = ()
+    rivals: tuple[str, ...] = ()
+    if brand is not None:
+        terms = tuple([brand.name, *brand.keywords, *brand.handles])
+        rivals = tuple(brand.competitors)
+    return Post(
+        id=str(m.id), text=m.text, lang=m.lang, author=m.author, author_reach=m.author_reach,
+        rating=m.rating, platform=m.platform, is_own=m.is_own, brand_terms=terms, competitor_terms=rivals,
+    )
