@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -194,6 +195,10 @@ def dashboard(c: Ctx, port: Optional[int]) -> None:
     sys.exit(subprocess.call(_dashboard_cmd(cfg, port), env=_dashboard_env(c, cfg)))
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 @main.command()
 @click.option("--port", type=int, help="Dashboard port (default: dashboard.port, 8501).")
 @click.option("--no-dashboard", is_flag=True, help="Run the pipeline only.")
@@ -208,9 +213,11 @@ def up(c: Ctx, port: Optional[int], no_dashboard: bool) -> None:
     with store.session(cfg.database.url) as s:
         empty = s.exec(select(func.count()).select_from(Mention)).one() == 0
     if empty:
-        say("store is empty: loading the demo data (about a minute)")
+        say("store is empty: loading the built-in demo data")
         click.get_current_context().invoke(demo, reset=False)
     stop = threading.Event()
+    # SIGTERM (systemd, docker stop) takes the same clean path as Ctrl-C: dashboard, then scheduler.
+    signal.signal(signal.SIGTERM, _interrupt)
     worker = threading.Thread(target=scheduler.serve, args=(cfg, stop), name="scheduler", daemon=True)
     worker.start()
     if no_dashboard:

@@ -177,3 +177,35 @@ def test_bad_config_never_shows_a_traceback(tmp_path):
     p.write_text("[dashboard]\nport = 'eighty'\n")
     r = CliRunner().invoke(main, ["--config", str(p), "sources"])
     assert r.exit_code == 1 and "dashboard.port" in r.output and "Traceback" not in r.output
+
+
+def test_up_serves_the_dashboard_and_stops_on_sigterm(tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "repmon.cli", "up", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        health = None
+        for _ in range(180):
+            time.sleep(0.5)
+            try:
+                health = urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2).read()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+        assert health == b"ok", proc.stderr.read() if proc.poll() is not None else "dashboard never answered"
+        with store.session(f"sqlite:///{tmp_path / 'repmon.db'}") as s:
+            assert s.exec(select(func.count()).select_from(Case)).one() > 100
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "demo:" in out and "stopped" in err
+    with pytest.raises(OSError):  # the dashboard went down with it
+        urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2)
