@@ -1,0 +1,134 @@
+"""The scoring contract on files: JSON lines in, one assessment per line out.
+
+Input lines:  {"id", "text", optionally "lang", "author", "author_reach", "rating", "platform",
+               "is_own", "brand_terms", "competitor_terms"}
+Output lines: {"id", "lang", "sentiment", "label", "needs_response", "priority", "category", "reasons"}
+in input order; `id` is echoed back exactly as given (int or str). Empty lines are skipped.
+
+    python -m scoring.jsonl --input IN.jsonl --output OUT.jsonl [--scorer rules|vader]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Iterator, Optional
+
+from scoring.base import Post, Scorer
+
+
+def _bad(path: str, lineno: int, what: str) -> ValueError:
+    return ValueError(f"{path} line {lineno}: {what}")
+
+
+def _terms(value, path: str, lineno: int, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _bad(path, lineno, f"'{key}' must be a list of strings")
+
+
+def parse_line(line: str, path: str, lineno: int) -> tuple[object, Post]:
+    """(the id as given, the Post) for one input line; ValueError naming the line when it is bad."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        raise _bad(path, lineno, "not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise _bad(path, lineno, "not a JSON object")
+    if "id" not in obj or obj["id"] is None:
+        raise _bad(path, lineno, "missing 'id'")
+    raw_id = obj["id"]
+    if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool):
+        raise _bad(path, lineno, "'id' must be a string or an integer")
+    if "text" not in obj or obj["text"] is None:
+        raise _bad(path, lineno, "missing 'text'")
+    if not isinstance(obj["text"], str):
+        raise _bad(path, lineno, "'text' must be a string")
+    lang = obj.get("lang")
+    if lang is not None and not isinstance(lang, str):
+        raise _bad(path, lineno, "'lang' must be a string")
+    rating = obj.get("rating")
+    if rating is not None:
+        if isinstance(rating, bool) or not isinstance(rating, (int, float)):
+            raise _bad(path, lineno, "'rating' must be a number")
+        rating = int(round(rating))
+    reach = obj.get("author_reach") or 0
+    if isinstance(reach, bool) or not isinstance(reach, (int, float)):
+        raise _bad(path, lineno, "'author_reach' must be a number")
+    post = Post(
+        id=str(raw_id), text=obj["text"], lang=(lang or None), author=obj.get("author"),
+        author_reach=int(reach), rating=rating, platform=obj.get("platform"),
+        is_own=bool(obj.get("is_own", False)),
+        brand_terms=_terms(obj.get("brand_terms"), path, lineno, "brand_terms"),
+        competitor_terms=_terms(obj.get("competitor_terms"), path, lineno, "competitor_terms"),
+    )
+    return raw_id, post
+
+
+def _batches(path: str, batch_size: int) -> Iterator[list[tuple[object, Post]]]:
+    batch: list[tuple[object, Post]] = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            batch.append(parse_line(line, path, lineno))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def score_jsonl(in_path: str, out_path: str, scorer: Scorer, batch_size: int = 2000,
+                progress: Optional[Callable[[int], None]] = None) -> int:
+    """Score every line of `in_path` into `out_path`; returns the number of posts written.
+
+    `progress(n_done)` is called after each batch. Bad input raises ValueError
+    ("IN.jsonl line 12: missing 'text'"); nothing is half-written to `out_path`
+    past the last complete batch before the bad line.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    done = 0
+    with open(out_path, "w", encoding="utf-8") as out:
+        for batch in _batches(in_path, batch_size):
+            results = scorer.score([post for _id, post in batch])
+            if len(results) != len(batch):
+                raise RuntimeError(f"scorer {scorer.name!r} returned {len(results)} results for {len(batch)} posts")
+            lines = []
+            for (raw_id, _post), assessment in zip(batch, results):
+                row = assessment.as_dict()
+                row["id"] = raw_id
+                lines.append(json.dumps(row, ensure_ascii=False))
+            out.write("\n".join(lines) + "\n")
+            done += len(batch)
+            if progress is not None:
+                progress(done)
+    return done
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    from scoring import get_scorer, scorer_names
+
+    ap = argparse.ArgumentParser(prog="python -m scoring.jsonl", description="Score a JSONL file of posts.")
+    ap.add_argument("--input", required=True, help="JSON lines with at least id and text")
+    ap.add_argument("--output", required=True, help="where to write one assessment per line")
+    ap.add_argument("--scorer", default="rules", choices=scorer_names())
+    ap.add_argument("--batch-size", type=int, default=2000)
+    a = ap.parse_args(argv)
+    try:
+        n = score_jsonl(a.input, a.output, get_scorer(a.scorer), batch_size=a.batch_size)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"scored {n} posts with {a.scorer}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
