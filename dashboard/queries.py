@@ -34,13 +34,14 @@ def _day(url: str, column: Any) -> Any:
     return sa.func.strftime("%Y-%m-%d", column)
 
 
-def _filters(q: Any, brand_id: Optional[int], start: Optional[datetime], end: Optional[datetime]) -> Any:
+def _filters(q: Any, brand_id: Optional[int], start: Optional[datetime], end: Optional[datetime],
+             brand_col: Any = Mention.brand_id, time_col: Any = Mention.created_at) -> Any:
     if brand_id is not None:
-        q = q.where(Mention.brand_id == brand_id)
+        q = q.where(brand_col == brand_id)
     if start is not None:
-        q = q.where(Mention.created_at >= start)
+        q = q.where(time_col >= start)
     if end is not None:
-        q = q.where(Mention.created_at < end)
+        q = q.where(time_col < end)
     return q
 
 
@@ -136,13 +137,7 @@ def response_times(url: str, brand_id: Optional[int] = None, start: Optional[dat
         .where(Case.first_response_at.is_not(None))
         .group_by(Case.id, Case.first_response_at, Case.first_response_due)
     )
-    if brand_id is not None:
-        q = q.where(Case.brand_id == brand_id)
-    if start is not None:
-        q = q.where(Case.first_response_at >= start)
-    if end is not None:
-        q = q.where(Case.first_response_at < end)
-    df = _frame(url, q)
+    df = _frame(url, _filters(q, brand_id, start, end, Case.brand_id, Case.first_response_at))
     for col in ("first_response_at", "first_response_due", "first_post"):
         df[col] = pd.to_datetime(df[col], utc=True)
     df["minutes"] = (df["first_response_at"] - df["first_post"]).dt.total_seconds() / 60

@@ -28,8 +28,8 @@ from typing import Iterable, Optional
 SUPPORTED = ("en", "es", "ro", "fa", "de", "fr", "pt", "it", "nl", "pl", "tr", "ar")
 LATIN = tuple(c for c in SUPPORTED if c not in ("fa", "ar"))
 
-_HANDLE = re.compile(r"(?<!\w)@\w+")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+HANDLE = re.compile(r"(?<!\w)@\w+")
+URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]")
@@ -101,7 +101,7 @@ def clean(text: str) -> str:
     text = text or ""
     if "&" in text:
         text = html.unescape(text)
-    return _HASHTAG.sub(" ", _URL.sub(" ", _HANDLE.sub(" ", text)))
+    return _HASHTAG.sub(" ", URL.sub(" ", HANDLE.sub(" ", text)))
 
 
 def add_letter_evidence(lowered: str, scores: dict[str, float]) -> dict[str, float]:

@@ -64,8 +64,6 @@ INTENSIFIER_WINDOW = 14
 
 _SEP = re.compile(r"[\W_]+")
 _PUNCT = re.compile(r"[.!?;,:؟،؛]")
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_HANDLE = re.compile(r"(?<!\w)@\w+")
 _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 _QMARK = re.compile(r"[?¿؟]")
 _EMOJI = re.compile(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2764]")
@@ -447,15 +445,15 @@ class RulesScorer:
             text = html.unescape(text)
         n_urls = 0
         if "http" in text or "www." in text:
-            n_urls = len(_URL.findall(text))
-            text = _URL.sub(" ", text)
+            n_urls = len(langmod.URL.findall(text))
+            text = langmod.URL.sub(" ", text)
         n_tags = len(_HASHTAG.findall(text)) if "#" in text else 0
         code = post.lang.strip().lower().replace("_", "-").split("-")[0] or None if post.lang else None
         matches = None
         scores: dict[str, float] = {}
         ntok = 0
         if code is None:
-            script = langmod.by_script(text if text.isascii() else _HANDLE.sub(" ", text))
+            script = langmod.by_script(text if text.isascii() else langmod.HANDLE.sub(" ", text))
             if script is None:  # Latin script: one pass gives the English cues and the evidence
                 low = text.lower()
                 matches, scores = self._probe.find(low, evidence=True)
