@@ -178,7 +178,7 @@ def _dashboard_cmd(cfg: config_mod.Config, port: Optional[int]) -> list[str]:
     ]
 
 
-def _dashboard_env(c: Ctx, cfg: config_mod.Config) -> dict:
+def _dashboard_env(cfg: config_mod.Config) -> dict:
     env = dict(os.environ, REPMON_DATABASE_URL=cfg.database.url)
     if cfg.path:
         env["REPMON_CONFIG"] = str(Path(cfg.path).resolve())
@@ -192,7 +192,7 @@ def dashboard(c: Ctx, port: Optional[int]) -> None:
     """Serve the Streamlit dashboard (http://localhost:8501 by default)."""
     cfg = c.ready()
     say(f"dashboard on http://{cfg.dashboard.address}:{port or cfg.dashboard.port}")
-    sys.exit(subprocess.call(_dashboard_cmd(cfg, port), env=_dashboard_env(c, cfg)))
+    sys.exit(subprocess.call(_dashboard_cmd(cfg, port), env=_dashboard_env(cfg)))
 
 
 def _interrupt(*_: object) -> None:
@@ -229,7 +229,7 @@ def up(c: Ctx, port: Optional[int], no_dashboard: bool) -> None:
             pass
     else:
         say(f"dashboard on http://localhost:{port or cfg.dashboard.port} — Ctrl-C to stop")
-        proc = subprocess.Popen(_dashboard_cmd(cfg, port), env=_dashboard_env(c, cfg))
+        proc = subprocess.Popen(_dashboard_cmd(cfg, port), env=_dashboard_env(cfg))
         try:
             proc.wait()
         except KeyboardInterrupt:
