@@ -58,7 +58,8 @@ def test_demo_twice_adds_no_duplicate_and_opens_cases(toml):
     assert mentions >= 2000 and cases > 100
     listed = invoke("--config", path, "cases", "--limit", "5")
     assert listed.exit_code == 0 and listed.output.count("\n") == 5
-    assert "critical" in listed.output  # most urgent first
+    everything = invoke("--config", path, "cases", "--status", "all", "--limit", "3")
+    assert everything.output.split("\n")[0].split()[1] == "critical"  # most urgent first
 
 
 def test_collect_and_process_and_sources(toml):
