@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Optional
@@ -239,6 +240,10 @@ def up(c: Ctx, port: Optional[int], no_dashboard: bool) -> None:
     worker.join(30)
 
 
+def _when(d: Optional[datetime]) -> str:
+    return d.strftime("%Y-%m-%d %H:%M UTC") if d else "never"
+
+
 @main.command()
 @pass_ctx
 def sources(c: Ctx) -> None:
@@ -257,11 +262,9 @@ def sources(c: Ctx) -> None:
     fmt = "{:<16} {:<10} {:<8} {:<20} {:<20} {:>8}  {}"
     click.echo(fmt.format("SOURCE", "KIND", "ENABLED", "LAST RUN", "LAST SUCCESS", "ITEMS", "LAST ERROR"))
     for r in rows:
-        def t(d):  # noqa: E306
-            return d.strftime("%Y-%m-%d %H:%M UTC") if d else "never"
         error = (r.last_error or "")[:60] if r.last_error_at and (not r.last_success_at or r.last_error_at > r.last_success_at) else ""
-        click.echo(fmt.format(r.name, r.kind, "yes" if r.enabled else "no", t(r.last_run_at),
-                              t(r.last_success_at), r.items_total, error))
+        click.echo(fmt.format(r.name, r.kind, "yes" if r.enabled else "no", _when(r.last_run_at),
+                              _when(r.last_success_at), r.items_total, error))
 
 
 @main.command("cases")
