@@ -67,7 +67,7 @@ class Group(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100})
 @click.option("--config", "config_path", metavar="PATH", help="Config file (default: $REPMON_CONFIG or ./repmon.toml).")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(package_name="repmon")
@@ -80,7 +80,7 @@ def main(ctx: click.Context, config_path: Optional[str], verbose: bool) -> None:
 @click.option("--reset", is_flag=True, help="Replay from the start (still adds no duplicates).")
 @pass_ctx
 def demo(c: Ctx, reset: bool) -> None:
-    """Load the built-in demo data into the configured store, score it and open cases."""
+    """Load the built-in demo data into the store, score it and open cases."""
     from repmon import cases, demo_team, pipeline
     from repmon.config import SourceConfig
 
@@ -123,7 +123,7 @@ def collect(c: Ctx, source: Optional[str]) -> None:
 @main.command()
 @pass_ctx
 def process(c: Ctx) -> None:
-    """Score stored mentions that have no score yet and open or update their cases."""
+    """Score mentions that have no score yet; open or update their cases."""
     from repmon import cases, pipeline
 
     cfg = c.ready()
@@ -157,7 +157,7 @@ def score(input_path: str, output_path: str, scorer: str) -> None:
 @click.option("--once", is_flag=True, help="Run every job once, in order, then exit.")
 @pass_ctx
 def run(c: Ctx, once: bool) -> None:
-    """Run the scheduler: collect, score, cases and alerts on the configured intervals."""
+    """Run the scheduler daemon: collect, score, cases and alerts on intervals."""
     from repmon import scheduler
 
     cfg = c.ready()
@@ -190,7 +190,7 @@ def _dashboard_env(cfg: config_mod.Config) -> dict:
 @click.option("--port", type=int, help="Port (default: dashboard.port, 8501).")
 @pass_ctx
 def dashboard(c: Ctx, port: Optional[int]) -> None:
-    """Serve the Streamlit dashboard (http://localhost:8501 by default)."""
+    """Serve the Streamlit dashboard (default: http://localhost:8501)."""
     cfg = c.ready()
     say(f"dashboard on http://{cfg.dashboard.address}:{port or cfg.dashboard.port}")
     sys.exit(subprocess.call(_dashboard_cmd(cfg, port), env=_dashboard_env(cfg)))
@@ -205,7 +205,7 @@ def _interrupt(*_: object) -> None:
 @click.option("--no-dashboard", is_flag=True, help="Run the pipeline only.")
 @pass_ctx
 def up(c: Ctx, port: Optional[int], no_dashboard: bool) -> None:
-    """Everything at once: demo data when the store is empty, the scheduler, and the dashboard."""
+    """Start everything: demo data if the store is empty, scheduler, dashboard."""
     from repmon import scheduler
     from repmon.models import Mention
     from sqlmodel import func, select
@@ -247,7 +247,7 @@ def _when(d: Optional[datetime]) -> str:
 @main.command()
 @pass_ctx
 def sources(c: Ctx) -> None:
-    """List configured sources with their health: last run, last success, last error, items."""
+    """Show each source's health: last run, last success, last error, items."""
     from repmon.models import Source
     from sqlmodel import select
 
@@ -287,7 +287,7 @@ def cases_cmd(c: Ctx, status: str, limit: int) -> None:
 
 @main.group()
 def alerts() -> None:
-    """Slack alerts: test channels, send queued alerts, list the outbox."""
+    """Slack alerts: test the channels, send queued alerts, list the outbox."""
 
 
 @alerts.command("test")

@@ -39,6 +39,7 @@ def test_help_lists_every_command_with_a_line_each():
     for name in COMMANDS:
         assert f"\n  {name} " in out, name
     assert "repmon up" in out
+    assert "..." not in out.split("Commands:")[1]  # every one-line explanation is shown whole
     assert "test" in invoke("alerts", "--help").output and "check" in invoke("config", "--help").output
 
 
