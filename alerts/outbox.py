@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from alerts.base import Notifier
-from alerts.slack import SlackWebhookNotifier, case_message
+from alerts.slack import SlackWebhookNotifier, case_message, source_down_message
 from repmon import store
 from repmon.config import Config
 from repmon.errors import NotifierError
@@ -42,6 +42,18 @@ def enqueue_case_opened(s: Session, cfg: Config, case: Any, mention: Any, score:
     for ch in cfg.alerts.slack:
         s.add(AlertOutbox(key=f"case-opened:{case.id}:{ch.name}", kind="case_opened",
                           channel=ch.name, case_id=case.id, payload=payload))
+    return len(cfg.alerts.slack)
+
+
+def enqueue_source_down(s: Session, cfg: Config, source: Any) -> int:
+    """One alert per outage: the key names the moment the source started failing."""
+    if source.failing_since is None or utcnow() - source.failing_since < timedelta(minutes=cfg.alerts.source_down_minutes):
+        return 0
+    key = f"source-down:{source.name}:{source.failing_since.isoformat()}"
+    payload = source_down_message(source, cfg.alerts.dashboard_url)
+    for ch in cfg.alerts.slack:
+        if s.exec(select(AlertOutbox.id).where(AlertOutbox.key == f"{key}:{ch.name}")).first() is None:
+            s.add(AlertOutbox(key=f"{key}:{ch.name}", kind="source_down", channel=ch.name, payload=payload))
     return len(cfg.alerts.slack)
 
 

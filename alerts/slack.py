@@ -41,6 +41,18 @@ def case_message(case: Any, mention: Any, score: Any, brand: str, dashboard_url:
     return {"text": fallback, "blocks": blocks}
 
 
+def source_down_message(source: Any, dashboard_url: str) -> dict:
+    since = source.failing_since.strftime("%Y-%m-%d %H:%M UTC")
+    last_ok = source.last_success_at.strftime("%Y-%m-%d %H:%M UTC") if source.last_success_at else "never"
+    text = (f"Source {source.name} ({source.kind}) has been failing since {since}; last success {last_ok}. "
+            f"Mentions from it are not being collected. Last error: {source.last_error or 'unknown'}")
+    return {"text": escape(text), "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}},
+        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Sources"},
+                                          "url": f"{dashboard_url.rstrip('/')}/sources", "action_id": "open_sources"}]},
+    ]}
+
+
 def test_message(channel: str) -> dict:
     text = f"repmon test alert for channel '{channel}': if you can read this, alerts will reach you."
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}]}

@@ -38,6 +38,9 @@ class Options(BaseModel):
 class Collector:
     kind: ClassVar[str] = ""
     options_model: ClassVar[type[Options]] = Options
+    # True where everything fetched is about the brand already (its app's reviews, its own
+    # channel): the runner then skips keyword matching.
+    prefiltered: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -60,3 +63,6 @@ class Collector:
 
     def fetch(self, cursor: Optional[str]) -> Iterator[Batch]:
         raise NotImplementedError
+
+    # A collector that can re-check a post before a reply defines:
+    #     def exists(self, native_id: str) -> bool

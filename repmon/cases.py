@@ -12,6 +12,7 @@ import zlib
 from datetime import timedelta
 from typing import Callable, Optional
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from alerts import outbox
@@ -49,7 +50,36 @@ def update_cases(cfg: Config, batch_size: int = 1000, progress: Optional[Callabl
         placed += len(rows)
         if progress:
             progress(f"placed {placed} flagged mentions in cases")
+    mark_brand_replies(cfg)
     return placed
+
+
+def mark_brand_replies(cfg: Config) -> int:
+    """An open case whose thread has a later reply by the brand's own account is responded:
+    the collectors saw the team answer on the platform itself."""
+    post, reply = sa.orm.aliased(Mention), sa.orm.aliased(Mention)
+    in_thread = sa.or_(reply.parent_id == post.native_id,
+                       sa.and_(reply.thread_id.is_not(None), reply.thread_id == post.thread_id))
+    q = (
+        select(Case, reply)
+        .join(CaseMention, CaseMention.case_id == Case.id)
+        .join(post, post.id == CaseMention.mention_id)
+        .join(reply, sa.and_(reply.is_own.is_(True), reply.platform == post.platform, in_thread,
+                             reply.created_at > post.created_at))
+        .where(Case.status.in_(OPEN_STATUSES), Case.first_response_at.is_(None))
+        .order_by(Case.id, reply.created_at)
+    )
+    marked = 0
+    with store.session(cfg.database.url) as s:
+        for case, own in s.exec(q).all():
+            if case.first_response_at is not None:
+                continue  # already marked by an earlier reply in this pass
+            case.status, case.first_response_at, case.final_reply = "responded", own.created_at, own.text
+            s.add(case)
+            s.add(CaseEvent(case_id=case.id, at=own.created_at, actor=own.author, action="respond",
+                            detail=f"brand reply seen on {own.platform} (mention {own.id})"))
+            marked += 1
+    return marked
 
 
 def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) -> None:

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Optional
@@ -259,12 +259,23 @@ def sources(c: Ctx) -> None:
     if not rows:
         click.echo("no sources configured: add one under [sources] (see config.example.toml)")
         return
-    fmt = "{:<16} {:<10} {:<8} {:<20} {:<20} {:>8}  {}"
-    click.echo(fmt.format("SOURCE", "KIND", "ENABLED", "LAST RUN", "LAST SUCCESS", "ITEMS", "LAST ERROR"))
+    fmt = "{:<16} {:<12} {:<20} {:<20} {:>8} {:>13}  {}"
+    click.echo(fmt.format("SOURCE", "KIND", "STATE", "LAST SUCCESS", "ITEMS", "BUDGET", "LAST ERROR"))
     for r in rows:
-        error = (r.last_error or "")[:60] if r.last_error_at and (not r.last_success_at or r.last_error_at > r.last_success_at) else ""
-        click.echo(fmt.format(r.name, r.kind, "yes" if r.enabled else "no", _when(r.last_run_at),
-                              _when(r.last_success_at), r.items_total, error))
+        click.echo(fmt.format(r.name, r.kind, _state(r), _when(r.last_success_at), r.items_total,
+                              f"{r.budget_used}/{r.budget_limit or '∞'}" if r.budget_used is not None else "—",
+                              (r.last_error or "")[:60] if r.failing_since else ""))
+
+
+def _state(r) -> str:
+    now = datetime.now(timezone.utc)
+    if not r.enabled:
+        return "disabled"
+    if r.rate_limited_until and r.rate_limited_until > now:
+        return f"rate-limited {r.rate_limited_until:%H:%M}"
+    if r.failing_since:
+        return f"failing {int((now - r.failing_since).total_seconds() // 60)} min"
+    return "ok" if r.last_success_at else "never run"
 
 
 @main.command("cases")

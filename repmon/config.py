@@ -42,6 +42,7 @@ class BrandConfig(_Section):
     name: str = Field(min_length=1)
     keywords: list[str] = Field(default_factory=list)
     handles: list[str] = Field(default_factory=list)
+    all_of: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=lambda: ["en"])
     competitors: list[str] = Field(default_factory=list)
@@ -92,6 +93,7 @@ class SlackChannel(_Section):
 class AlertsConfig(_Section):
     min_priority: Priority = "high"
     max_age_hours: float = Field(24, gt=0, description="posts older than this open cases without alerting")
+    source_down_minutes: float = Field(60, gt=0, description="alert when a source has failed for this long")
     dashboard_url: str = "http://localhost:8501"
     max_attempts: int = Field(8, ge=1)
     slack: list[SlackChannel] = Field(default_factory=list)

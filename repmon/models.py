@@ -86,6 +86,10 @@ class Source(SQLModel, table=True):
     last_error: Optional[str] = None
     items_total: int = 0
     last_items: int = 0
+    failing_since: Optional[datetime] = _time(default=None)  # first failure after the last success
+    rate_limited_until: Optional[datetime] = _time(default=None)
+    budget_used: Optional[int] = None  # reads or quota units this period, for paid APIs
+    budget_limit: Optional[int] = None
 
 
 class Mention(SQLModel, table=True):
@@ -112,7 +116,17 @@ class Mention(SQLModel, table=True):
     kind: str = Field(default="post", max_length=20)
     rating: Optional[int] = None
     is_own: bool = False  # written by one of the brand's own accounts
+    deleted_at: Optional[datetime] = _time(default=None)  # seen removed at the source; kept, not lost
     raw: Optional[dict] = _json(default=None)
+
+
+class MentionRevision(SQLModel, table=True):
+    """An edited post's earlier text, kept when a collector brings back a new version."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mention.id", index=True)
+    text: str
+    replaced_at: datetime = _time(default_factory=utcnow)
 
 
 class Score(SQLModel, table=True):

@@ -10,18 +10,22 @@ import logging
 import random
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Optional
 
 import sqlalchemy as sa
 from sqlmodel import select
 
+from alerts import outbox
 from collectors import collector_class
 from repmon import store
 from repmon.config import Config
 from repmon.errors import CollectorError, ConfigError, RateLimited, TransientError
+from repmon.matching import BrandMatcher
 from repmon.models import Brand, Mention, Score, Source, utcnow
 from scoring import get_scorer
 from scoring.base import Post
+from scoring.lang import detect_many
 
 log = logging.getLogger(__name__)
 Progress = Optional[Callable[[str], None]]
@@ -33,7 +37,10 @@ class CollectResult:
     inserted: int = 0
     updated: int = 0
     pages: int = 0
+    skipped: int = 0  # fetched but not about the brand
     error: Optional[str] = None
+    rate_limited_until: Optional[datetime] = None
+    budget: Optional[tuple[int, Optional[int]]] = None
 
 
 def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, retries: int = 3) -> list[CollectResult]:
@@ -46,12 +53,19 @@ def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, 
     with store.session(cfg.database.url) as s:
         brand_ids = store.sync_brands(s, cfg.brands)
         store.sync_sources(s, cfg.sources)
+        waiting = {r.name: r.rate_limited_until for r in s.exec(select(Source)).all()
+                   if r.rate_limited_until and r.rate_limited_until > utcnow()}
     results = []
     for name in names:
         src = cfg.sources[name]
         brand = cfg.brand(src.brand)
         collector = collector_class(src.kind or name).from_config(name, src.model_dump(), brand)
         result = CollectResult(name)
+        if name in waiting:
+            # The API told us when to come back; asking earlier only extends the penalty.
+            result.error = f"rate limited until {waiting[name]:%Y-%m-%d %H:%M UTC}"
+            results.append(result)
+            continue
         for attempt in range(retries + 1):
             try:
                 _run_collector(cfg, collector, brand_ids[brand.name], result, progress)
@@ -62,7 +76,10 @@ def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, 
                 if attempt < retries:
                     # Jittered exponential backoff: sources recover faster without a thundering herd.
                     time.sleep(min(30.0, 2**attempt) * random.uniform(0.5, 1.0))
-            except (RateLimited, CollectorError) as exc:
+            except RateLimited as exc:
+                result.error, result.rate_limited_until = str(exc), exc.reset_at
+                break
+            except CollectorError as exc:
                 result.error = str(exc)
                 break
             except Exception as exc:  # a bug in one collector must not stop the others
@@ -75,10 +92,12 @@ def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, 
 
 
 def _run_collector(cfg: Config, collector, brand_id: int, result: CollectResult, progress: Progress) -> None:
+    matcher = BrandMatcher(collector.brand)
     with store.session(cfg.database.url) as s:
         cursor = store.load_cursor(s, collector.name)
     for batch in collector.fetch(cursor):
-        rows = [dict(m, source=collector.name, brand_id=brand_id) for m in batch.mentions]
+        rows = _prepare(batch, collector, matcher, brand_id)
+        result.skipped += len(batch.mentions) - len(rows)
         with store.session(cfg.database.url) as s:
             ins, upd = store.upsert_mentions(
                 s, rows, cursor=(collector.name, batch.cursor) if batch.cursor is not None else None
@@ -86,9 +105,30 @@ def _run_collector(cfg: Config, collector, brand_id: int, result: CollectResult,
         result.inserted += ins
         result.updated += upd
         result.pages += 1
+        if "budget_used" in batch.notes:
+            result.budget = (batch.notes["budget_used"], batch.notes.get("budget_limit"))
         if progress:
             where = f" ({batch.notes['position']}/{batch.notes['total']})" if "total" in batch.notes else ""
             progress(f"{collector.name}: page {result.pages}{where}: {ins} new, {upd} updated")
+
+
+def _prepare(batch, collector, matcher: BrandMatcher, brand_id: int) -> list[dict]:
+    """Keep what is about the brand, mark the brand's own posts, detect languages."""
+    deleted = set(map(str, batch.notes.get("deleted", ())))
+    rows = []
+    for m in batch.mentions:
+        own = matcher.is_own(m.get("author") or "")
+        gone = str(m["native_id"]) in deleted or bool((m.get("raw") or {}).get("deleted"))
+        # Reviews and replies inside a matched thread are about the brand without naming it;
+        # a removal marker ("[removed]") names nothing but must still reach the stored post.
+        if not (own or gone or collector.prefiltered or m.get("kind", "post") != "post" or matcher.matches(m["text"])):
+            continue
+        rows.append(dict(m, source=collector.name, brand_id=brand_id, is_own=own or m.get("is_own", False),
+                         deleted=gone))
+    unknown = [r for r in rows if not r.get("lang")]
+    for row, lang in zip(unknown, detect_many([r["text"] for r in unknown])):
+        row["lang"] = None if lang == "und" else lang
+    return rows
 
 
 def _record_health(cfg: Config, name: str, result: CollectResult) -> None:
@@ -98,12 +138,36 @@ def _record_health(cfg: Config, name: str, result: CollectResult) -> None:
         row.last_run_at = now
         row.last_items = result.inserted
         row.items_total += result.inserted
+        if result.budget:
+            row.budget_used, row.budget_limit = result.budget
+        row.rate_limited_until = result.rate_limited_until
         if result.error:
             row.last_error_at, row.last_error = now, result.error[:2000]
+            row.failing_since = row.failing_since or now
             log.warning("source=%s failed: %s", name, result.error)
+            outbox.enqueue_source_down(s, cfg, row)
         else:
-            row.last_success_at = now
+            row.last_success_at, row.failing_since = now, None
         s.add(row)
+
+
+def recheck(cfg: Config, mention_id: int) -> Optional[bool]:
+    """Ask the source whether a stored post still exists; marks it deleted when it is gone.
+    None when the source cannot tell (no such collector method, or it is not configured)."""
+    with store.session(cfg.database.url) as s:
+        m = s.get(Mention, mention_id)
+        if m is None or m.source not in cfg.sources:
+            return None
+        src = cfg.sources[m.source]
+        collector = collector_class(src.kind or m.source).from_config(m.source, src.model_dump(), cfg.brand(src.brand))
+        exists = getattr(collector, "exists", None)
+        if exists is None:
+            return None
+        alive = bool(exists(m.native_id))
+        if not alive and m.deleted_at is None:
+            m.deleted_at = utcnow()
+            s.add(m)
+        return alive
 
 
 def score_pending(cfg: Config, batch_size: int = 2000, progress: Progress = None) -> int:

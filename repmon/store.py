@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from repmon.errors import StoreError
-from repmon.models import Brand, CollectorCursor, Mention, Source, utcnow
+from repmon.models import Brand, CollectorCursor, Mention, MentionRevision, Source, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,8 @@ def upsert_mentions(
 ) -> tuple[int, int]:
     """Insert new mentions and update edited ones; returns (inserted, updated).
 
+    An edited post keeps its earlier text in MentionRevision. A row with `deleted: True`
+    marks the stored post as removed at the source and never overwrites its last known text.
     `cursor` = (source, value) is saved in the same transaction, so the mentions and
     the position they were read up to are committed together or not at all.
     """
@@ -131,24 +133,59 @@ def upsert_mentions(
     # Dedupe inside the batch too: a stream may re-emit an item within one page.
     batch = list({(r["platform"], r["native_id"]): r for r in (_mention_row(r, now) for r in rows)}.values())
     inserted = updated = 0
-    if batch:
-        table = Mention.__table__
-        stmt = _insert_for(s.get_bind().dialect.name)(table)
+    live = [r for r in batch if r["deleted_at"] is None]
+    gone = [r for r in batch if r["deleted_at"] is not None]
+    table = Mention.__table__
+    insert = _insert_for(s.get_bind().dialect.name)
+    if live:
+        before = _stored_texts(s, live)
+        stmt = insert(table)
         changed = sa.or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in _COMPARED))
         # Only rows that were inserted or really changed come back; an insert carries this
         # batch's collected_at, an update keeps the first-seen one. RETURNING also lets
         # SQLAlchemy send many rows per statement instead of one round trip per row.
         stmt = stmt.on_conflict_do_update(
             index_elements=["platform", "native_id"], set_={c: stmt.excluded[c] for c in _UPDATABLE}, where=changed
-        ).returning(table.c.collected_at)
-        for (collected_at,) in s.execute(stmt, batch):
+        ).returning(table.c.id, table.c.collected_at, table.c.platform, table.c.native_id, table.c.text)
+        revisions = []
+        for mention_id, collected_at, platform, native_id, text in s.execute(stmt, live).all():
             if collected_at == now:
                 inserted += 1
-            else:
-                updated += 1
+                continue
+            updated += 1
+            old = before.get((platform, native_id))
+            if old is not None and old != text:
+                revisions.append({"mention_id": mention_id, "text": old, "replaced_at": now})
+        if revisions:
+            s.execute(sa.insert(MentionRevision.__table__), revisions)
+    if gone:
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["platform", "native_id"], set_={"deleted_at": stmt.excluded.deleted_at},
+            where=table.c.deleted_at.is_(None),
+        ).returning(table.c.collected_at)
+        for (collected_at,) in s.execute(stmt, gone).all():
+            inserted += collected_at == now
+            updated += collected_at != now
     if cursor is not None:
         save_cursor(s, *cursor)
     return inserted, updated
+
+
+def _stored_texts(s: Session, rows: list[dict]) -> dict[tuple[str, str], str]:
+    """Current texts of the batch's posts that are already stored (for edit history)."""
+    by_platform: dict[str, list[str]] = {}
+    for r in rows:
+        by_platform.setdefault(r["platform"], []).append(r["native_id"])
+    pg = s.get_bind().dialect.name == "postgresql"
+    found: dict[tuple[str, str], str] = {}
+    for platform, ids in by_platform.items():
+        # One array parameter on PostgreSQL: a 500-item IN list costs psycopg more to parse than to run.
+        match = (Mention.native_id == sa.any_(sa.literal(ids, postgresql.ARRAY(sa.String)))) if pg \
+            else Mention.native_id.in_(ids)
+        q = sa.select(Mention.native_id, Mention.text).where(Mention.platform == platform, match)
+        found.update({(platform, n): t for n, t in s.execute(q)})
+    return found
 
 
 def _mention_row(r: dict, now: datetime) -> dict:
@@ -159,7 +196,9 @@ def _mention_row(r: dict, now: datetime) -> dict:
     if not isinstance(created, datetime) or created.tzinfo is None:
         raise StoreError(f"mention {r['platform']}:{r['native_id']}: created_at must be an aware datetime")
     row = {c: r.get(c) for c in MENTION_COLUMNS}
+    row["native_id"] = str(row["native_id"])
     row["collected_at"] = now
+    row["deleted_at"] = now if r.get("deleted") or (r.get("raw") or {}).get("deleted") else None
     row["author"] = row["author"] or ""
     row["author_reach"] = int(row["author_reach"] or 0)
     row["kind"] = row["kind"] or "post"

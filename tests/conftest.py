@@ -58,11 +58,16 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request) -> str:
-    """The same test on both stores."""
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
-    store.migrate(url)
-    return url
+def bare_db_url(request) -> str:
+    """An empty database on each store, no schema yet."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def db_url(bare_db_url) -> str:
+    """The same test on both stores, schema at head."""
+    store.migrate(bare_db_url)
+    return bare_db_url
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from sqlmodel import SQLModel, func, select
 
 from repmon import store
 from repmon.errors import StoreError
-from repmon.models import CollectorCursor, Mention
+from repmon.models import CollectorCursor, Mention, MentionRevision
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
+HEAD = "0002"
 
 
 def _m(native_id: str, text: str = "hello @tidewell", **kw) -> dict:
@@ -28,9 +29,9 @@ def test_migrations_create_exactly_the_models(db_url):
     with store.get_engine(db_url).connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), SQLModel.metadata)
     assert diff == []
-    assert store.current_revision(db_url) == "0001"
+    assert store.current_revision(db_url) == HEAD
     store.migrate(db_url)  # upgrading an up-to-date database is a no-op
-    assert store.current_revision(db_url) == "0001"
+    assert store.current_revision(db_url) == HEAD
 
 
 def test_upsert_twice_never_duplicates(db_url):
@@ -48,6 +49,20 @@ def test_duplicates_inside_one_batch_collapse(db_url):
     assert _count(db_url) == 1
 
 
+def test_upgrade_in_place_keeps_the_data(bare_db_url):
+    url = bare_db_url
+    store.migrate(url, "0001")
+    with store.get_engine(url).begin() as conn:
+        conn.execute(sa.text("INSERT INTO mention (source, platform, native_id, author, author_reach, text, "
+                             "created_at, collected_at, kind, is_own) VALUES ('s', 'x', '1', 'a', 0, 'kept', "
+                             ":t, :t, 'post', false)"), {"t": T0.replace(tzinfo=None)})
+    store.migrate(url)
+    assert store.current_revision(url) == HEAD
+    with store.session(url) as s:
+        m = s.exec(select(Mention)).one()
+    assert (m.text, m.deleted_at) == ("kept", None)
+
+
 def test_edited_post_updates_text_but_keeps_identity(db_url):
     with store.session(db_url) as s:
         store.upsert_mentions(s, [_m("1")])
@@ -58,6 +73,22 @@ def test_edited_post_updates_text_but_keeps_identity(db_url):
     with store.session(db_url) as s:
         again = s.exec(select(Mention)).one()
     assert (again.id, again.created_at, again.text) == (first.id, first.created_at, "hello @tidewell (edited)")
+    with store.session(db_url) as s:
+        history = s.exec(select(MentionRevision)).all()
+    assert [(h.mention_id, h.text) for h in history] == [(first.id, "hello @tidewell")]
+
+
+def test_deleted_post_is_marked_and_keeps_its_text(db_url):
+    with store.session(db_url) as s:
+        store.upsert_mentions(s, [_m("1", text="my bill is wrong @tidewell")])
+    with store.session(db_url) as s:
+        assert store.upsert_mentions(s, [_m("1", text="[removed]", deleted=True)]) == (0, 1)
+    with store.session(db_url) as s:
+        assert store.upsert_mentions(s, [_m("1", text="[removed]", deleted=True)]) == (0, 0)  # marked once
+        assert store.upsert_mentions(s, [_m("2", text="[deleted]", raw={"deleted": True})]) == (1, 0)
+    with store.session(db_url) as s:
+        kept = s.exec(select(Mention).where(Mention.native_id == "1")).one()
+    assert kept.text == "my bill is wrong @tidewell" and kept.deleted_at is not None
 
 
 def test_same_native_id_on_two_platforms_is_two_mentions(db_url):
