@@ -139,4 +139,4 @@ def test_demo_team_leaves_recent_cases_open(cfg):
     assert worked > 0 and still_open
     assert all(c.last_post_at >= utcnow() - timedelta(hours=49) for c in still_open)
     answered = [c for c in all_cases if c.first_response_at]
-    assert all(c.final_reply and c.owner for c in answered)
+    assert all(c.final_reply for c in answered)  # by the demo team, or by the brand on the platform

@@ -175,3 +175,50 @@ def test_recheck_marks_a_vanished_post(db_url):
     assert pipeline.recheck(cfg, ids["gone"]) is False
     with store.session(db_url) as s:
         assert s.get(Mention, ids["gone"]).deleted_at is not None
+
+
+def test_kill_9_mid_collect_then_rerun_loses_and_duplicates_nothing(tmp_path, sqlite_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlmodel import func
+
+    (tmp_path / "repmon.toml").write_text(
+        f'[database]\nurl = "{sqlite_url}"\n[sources.demo]\nkind = "demo"\npage_size = 3\n')
+
+    def count():
+        try:
+            with store.session(sqlite_url) as s:
+                return s.exec(select(func.count()).select_from(Mention)).one()
+        except Exception:
+            return 0  # schema not created yet
+
+    proc = subprocess.Popen([sys.executable, "-m", "repmon.cli", "collect"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        for _ in range(200):
+            if count() >= 300:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)  # no chance to clean up: mid-page, mid-transaction
+        proc.wait(10)
+    finally:
+        proc.kill()
+    partial = count()
+    assert 0 < partial, "the collector never got going"
+    rerun = subprocess.run([sys.executable, "-m", "repmon.cli", "collect"], cwd=tmp_path, capture_output=True,
+                           text=True, env=dict(os.environ), timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    from datetime import datetime, timezone
+    from repmon import demo
+    from repmon.matching import BrandMatcher
+    m = BrandMatcher(config.parse({}, "t").brands[0])
+    expected = {(d["platform"], d["native_id"]) for d in demo.generate(datetime.now(timezone.utc))
+                if d["kind"] != "post" or m.matches(d["text"]) or m.is_own(d["author"])}
+    with store.session(sqlite_url) as s:
+        stored = [(p, n) for p, n in s.exec(select(Mention.platform, Mention.native_id)).all()]
+    assert len(stored) == len(set(stored)) == len(expected) and set(stored) == expected
+    assert partial < len(expected)  # it really was interrupted
