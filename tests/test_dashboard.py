@@ -140,3 +140,10 @@ def test_queries_agree_on_both_stores(db_url):
     assert k["open_cases"] > 0 and 0 < k["negative_share"] < 1
     assert 0 < k["within_sla"] < 1 and k["median_first_response_min"] > 0  # the demo team's work
     assert k["breached"] < k["open_cases"] * 0.9
+
+
+def test_case_recheck_button_says_what_the_source_can_tell(app_env):
+    at = run("case.py", id="1")
+    at.button(key="recheck").click().run()
+    assert not at.exception
+    assert "cannot be re-checked" in at.info[-1].value  # the demo source has no exists()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import common, queries
-from repmon import cases
+from repmon import cases, pipeline
 from repmon.errors import RepmonError
 
 st.title("Case")
@@ -27,12 +27,22 @@ st.caption(f"{case.platform} · {case.author} · language {case.lang} · opened 
 for mention, score in detail["posts"]:
     with st.container(border=True):
         st.caption(f"{mention.author} ({mention.author_reach:,} followers) · {common.local(mention.created_at)}"
-                   + (f" · {mention.rating}★" if mention.rating else ""))
+                   + (f" · {mention.rating}★" if mention.rating else "")
+                   + (f" · removed at the source {common.local(mention.deleted_at)}" if mention.deleted_at else ""))
         st.text(mention.text)  # untrusted: shown as plain text, never as Markdown or HTML
         if mention.url:
             st.link_button("Open the original post", mention.url)
         if score is not None:
             st.caption(f"Flagged because: {', '.join(score.reasons)} · sentiment {score.sentiment:+.2f}")
+
+if st.button("Check the posts still exist", key="recheck", help="Asks the source before you reply."):
+    results = {m.id: pipeline.recheck(common.cfg(), m.id) for m, _ in detail["posts"]}
+    if any(alive is False for alive in results.values()):
+        st.warning("A post in this case has been removed at the source: a public reply would go nowhere.")
+    elif all(alive is None for alive in results.values()):
+        st.info("This source cannot be re-checked; open the original post to see it.")
+    else:
+        st.success("The posts are still there.")
 
 st.subheader("Reply")
 reply = st.text_area("Suggested reply (edit before sending)", value=case.final_reply or case.suggested_reply,
