@@ -7,7 +7,7 @@ import pkgutil
 
 from collectors.base import REGISTRY, Batch, Collector
 
-__all__ = ["REGISTRY", "Batch", "Collector", "collector_class"]
+__all__ = ["REGISTRY", "Batch", "Collector", "collector_class", "known_kinds"]
 
 
 _discovered = False
@@ -16,7 +16,7 @@ _discovered = False
 def _discover() -> None:
     global _discovered
     for mod in pkgutil.iter_modules(__path__):
-        if mod.name != "base":
+        if mod.name not in ("base", "web"):
             importlib.import_module(f"{__name__}.{mod.name}")
     _discovered = True
 
@@ -29,3 +29,10 @@ def collector_class(kind: str) -> type[Collector]:
 
         raise ConfigError(f"unknown source kind {kind!r}; known kinds: {', '.join(sorted(REGISTRY))}")
     return REGISTRY[kind]
+
+
+def known_kinds() -> list[str]:
+    """Every source kind this installation can collect from (tests' own kinds excluded)."""
+    if not _discovered:
+        _discover()
+    return sorted(k for k, cls in REGISTRY.items() if cls.__module__.startswith(__name__ + "."))
