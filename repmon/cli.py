@@ -248,6 +248,7 @@ def _when(d: Optional[datetime]) -> str:
 @pass_ctx
 def sources(c: Ctx) -> None:
     """Show each source's health: last run, last success, last error, items."""
+    from collectors import known_kinds
     from repmon.models import Source
     from sqlmodel import select
 
@@ -265,6 +266,10 @@ def sources(c: Ctx) -> None:
         click.echo(fmt.format(r.name, r.kind, _state(r), _when(r.last_success_at), r.items_total,
                               f"{r.budget_used}/{r.budget_limit or '∞'}" if r.budget_used is not None else "—",
                               (r.last_error or "")[:60] if r.failing_since else ""))
+    unused = sorted(set(known_kinds()) - {r.kind for r in rows})
+    if unused:
+        click.echo(f"\nalso available (add a [sources.NAME] section with kind = ...; see docs/sources/): "
+                   f"{', '.join(unused)}")
 
 
 def _state(r) -> str:

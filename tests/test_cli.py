@@ -73,6 +73,9 @@ def test_collect_and_process_and_sources(toml):
     assert r.exit_code == 0 and "200 mentions scored" in r.output
     r = invoke("--config", path, "sources")
     assert "demo" in r.output and "200" in r.output
+    for kind in ("x", "reddit", "google_play", "app_store", "hackernews", "bluesky", "mastodon", "rss", "youtube",
+                 "file_import"):
+        assert kind in r.output.split("also available")[1]
     r = invoke("--config", path, "collect", "--source", "nope")
     assert r.exit_code == 1 and "--source nope: no such source" in r.output
 

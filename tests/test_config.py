@@ -87,3 +87,23 @@ def test_database_url_env_overrides(monkeypatch):
 def test_missing_explicit_file_is_a_clear_error():
     with pytest.raises(ConfigError, match="--config nope.toml: no such file"):
         config.load("nope.toml")
+
+
+def test_every_commented_source_example_validates(monkeypatch):
+    """Uncommented, each [sources.*] example in config.example.toml is a working section."""
+    import re
+    import tomllib
+
+    from collectors import collector_class
+
+    tail = EXAMPLE.read_text().split("# More sources")[1].split("\n", 2)[2]
+    code = "\n".join(line[2:] for line in tail.splitlines() if line.startswith("# ") and not line.startswith("# ---"))
+    for var in re.findall(r"\$\{(\w+)\}", code):
+        monkeypatch.setenv(var, f"example-{var.lower()}")
+    sources = tomllib.loads(code)["sources"]
+    kinds = {src["kind"] for src in sources.values()}
+    assert kinds == {"x", "reddit", "google_play", "app_store", "hackernews", "bluesky", "mastodon", "rss",
+                     "youtube", "file_import"}
+    cfg = config.parse({"sources": sources}, "example")
+    for name, src in cfg.sources.items():
+        collector_class(src.kind).from_config(name, src.model_dump(), cfg.brand(src.brand))
