@@ -17,8 +17,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
 
@@ -26,7 +25,7 @@ import httpx
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base import Batch, Collector, Options
-from collectors.web import USER_AGENT
+from collectors.web import USER_AGENT, retry_after
 from repmon.errors import AuthError, CollectorError, RateLimited, TransientError
 
 log = logging.getLogger(__name__)
@@ -68,28 +67,13 @@ class Mark:
         return new
 
 
-def reset_time(resp: httpx.Response, default: float = 60) -> datetime:
-    """When a 429 says to come back: Retry-After in seconds or as an HTTP date."""
-    now = datetime.now(timezone.utc)
-    value = resp.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
-    if value:
-        try:
-            when = parsedate_to_datetime(value)
-            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-        except (TypeError, ValueError):
-            pass
-    return now + timedelta(seconds=default)
-
-
 def check_status(resp: httpx.Response, what: str, not_found: str, rate_default: float = 60) -> None:
     """Translate an HTTP status into repmon's error tree."""
     code = resp.status_code
     if code < 400:
         return
     if code == 429:
-        reset = reset_time(resp, rate_default)
+        reset = retry_after(resp, rate_default)
         raise RateLimited(f"{what}: rate limited (HTTP 429) until {reset:%Y-%m-%d %H:%M:%S} UTC", reset_at=reset)
     if code in (401, 403):
         raise AuthError(f"{what}: access refused (HTTP {code}); check the credentials")

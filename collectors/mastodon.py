@@ -20,8 +20,9 @@ import httpx
 from pydantic import Field, field_validator
 
 from collectors.base import Batch, Collector, Options
+from collectors import web
 from collectors.web import USER_AGENT, html_to_text
-from repmon.errors import AuthError, CollectorError, RateLimited, TransientError
+from repmon.errors import TransientError
 
 PAGE_LIMIT = 40  # the API's maximum for timelines and search
 
@@ -67,17 +68,7 @@ def brand_tags(brand: Any) -> list[str]:
 
 
 def check_response(resp: httpx.Response, what: str) -> None:
-    code = resp.status_code
-    if code < 400:
-        return
-    if code == 429:
-        reset = reset_time(resp)
-        raise RateLimited(f"{what}: rate limited by the instance (HTTP 429) until {reset:%H:%M:%S} UTC", reset_at=reset)
-    if code in (401, 403):
-        raise AuthError(f"{what}: access refused (HTTP {code}); check sources.*.access_token")
-    if code >= 500:
-        raise TransientError(f"{what}: server error (HTTP {code})")
-    raise CollectorError(f"{what}: HTTP {code}: {resp.text[:200]}")
+    web.check_response(resp, what, reset_at=reset_time, auth_hint="; check sources.*.access_token")
 
 
 def reset_time(resp: httpx.Response) -> datetime:

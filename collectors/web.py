@@ -9,7 +9,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import httpx
 
@@ -63,16 +63,17 @@ def retry_after(resp: httpx.Response, default: float = 60) -> datetime:
     return now + timedelta(seconds=default)
 
 
-def check_response(resp: httpx.Response, what: str) -> None:
-    """Translate an HTTP status into repmon's error tree."""
+def check_response(resp: httpx.Response, what: str, *,
+                   reset_at: Callable[[httpx.Response], datetime] = retry_after, auth_hint: str = "") -> None:
+    """Translate an HTTP status into repmon's error tree; `reset_at` reads the API's own reset header."""
     code = resp.status_code
     if code < 400:
         return
     if code == 429:
-        reset = retry_after(resp)
+        reset = reset_at(resp)
         raise RateLimited(f"{what}: rate limited (HTTP 429) until {reset:%H:%M:%S} UTC", reset_at=reset)
     if code in (401, 403):
-        raise AuthError(f"{what}: access refused (HTTP {code})")
+        raise AuthError(f"{what}: access refused (HTTP {code}){auth_hint}")
     if code >= 500:
         raise TransientError(f"{what}: server error (HTTP {code})")
     raise CollectorError(f"{what}: HTTP {code}: {resp.text[:200]}")
