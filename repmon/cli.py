@@ -137,20 +137,70 @@ def process(c: Ctx) -> None:
               help="JSON lines: {id, text[, lang, author, rating, platform]}.")
 @click.option("--output", "output_path", required=True, type=click.Path(dir_okay=False),
               help="Where to write one JSON result per input line.")
-@click.option("--scorer", default="rules", show_default=True, help="rules (default) or vader (the baseline).")
-def score(input_path: str, output_path: str, scorer: str) -> None:
+@click.option("--scorer", default="triage", show_default=True, type=click.Choice(["triage", "rules", "vader"]),
+              help="triage: lexicons + the shipped model; rules: lexicons only; vader: the baseline.")
+@click.option("--bias", type=float, default=0.0, show_default=True,
+              help="triage only: > 0 flags more posts as needing a response, < 0 fewer.")
+def score(input_path: str, output_path: str, scorer: str, bias: float) -> None:
     """Score a JSONL file of posts; needs no database or network.
 
     Each output line is {id, lang, sentiment, label, needs_response, priority, category, reasons}.
+    The triage scorer uses the shipped model here, not a model trained with `repmon train`.
     """
     from scoring import get_scorer
     from scoring.jsonl import score_jsonl
 
     try:
-        n = score_jsonl(input_path, output_path, get_scorer(scorer))
+        n = score_jsonl(input_path, output_path,
+                        get_scorer(scorer, negative_bias=bias) if scorer == "triage" else get_scorer(scorer))
     except (ValueError, KeyError) as exc:
         raise RepmonError(str(exc).strip("'\"")) from None
     click.echo(f"scored {n} posts -> {output_path}", err=True)
+
+
+@main.command()
+@click.option("--rollback", is_flag=True, help="Go back to the model trained before the active one.")
+@click.option("--list", "list_", is_flag=True, help="List trained models and their held-out scores.")
+@click.option("--force", is_flag=True, help="Activate the new model even if it scores worse on held-out labels.")
+@click.option("--min-labels", default=20, show_default=True, help="Refuse to train on fewer labelled posts.")
+@pass_ctx
+def train(c: Ctx, rollback: bool, list_: bool, force: bool, min_labels: int) -> None:
+    """Fit this deployment's scoring model on the team's feedback.
+
+    Agents mark posts in the dashboard as "needed a response", "didn't need one" or "wrong
+    category". This fits the triage model on the shipped training posts plus those labels,
+    checks it on a fifth of the labels held out, and makes it the active model only if it
+    does at least as well as the current one there (use --force to override). Models are
+    kept; --rollback returns to the previous one. New mentions are scored with the active
+    model; scores already stored are not changed.
+    """
+    from repmon import learning
+
+    cfg = c.ready()
+    url = cfg.database.url
+    if list_:
+        rows = learning.models(url)
+        if not rows:
+            click.echo("no trained models; the shipped model is in use. Collect feedback, then run `repmon train`.")
+        for r in rows:
+            new = r.metrics.get("holdout", {}).get("new", {})
+            click.echo(f"{'*' if r.active else ' '} {r.id:4d}  {r.created_at:%Y-%m-%d %H:%M}  {r.n_labels:6d} labels"
+                       f"  held-out macro-F1 {new.get('macro_f1')}  {r.actor}")
+        return
+    try:
+        if rollback:
+            back = learning.rollback(url)
+            click.echo(f"model {back} is active again" if back else "the shipped model is in use again")
+            return
+        result = learning.train(url, actor=os.environ.get("USER", ""), min_labels=min_labels, force=force, say=say)
+    except learning.TrainingError as exc:
+        raise RepmonError(str(exc)) from None
+    if result.activated:
+        click.echo(f"model {result.model.id} trained on {result.n_labels} labelled posts is now active")
+    else:
+        raise RepmonError(f"the new model scored worse on held-out labels ({result.holdout['new']['macro_f1']} vs "
+                          f"{result.holdout['current']['macro_f1']}); the current model stays. Use --force to "
+                          "activate it anyway.")
 
 
 @main.command()

@@ -59,7 +59,9 @@ class SourceConfig(BaseModel):
 
 
 class ScoringConfig(_Section):
-    scorer: Literal["rules"] = "rules"
+    scorer: Literal["triage", "rules", "vader"] = Field(
+        "triage", description="triage (lexicons + learned model), rules (lexicons only) or vader (baseline)")
+    negative_bias: float = Field(0.0, ge=-3, le=3, description="triage: > 0 flags more posts, < 0 fewer")
     negative_threshold: float = Field(-0.05, ge=-1, le=0)
     positive_threshold: float = Field(0.05, ge=0, le=1)
     high_reach: int = Field(10_000, ge=0, description="authors with at least this many followers raise priority")

@@ -216,3 +216,17 @@ class FeedbackLabel(SQLModel, table=True):
     category: Optional[str] = Field(default=None, max_length=20)
     actor: str = Field(default="", max_length=100)
     created_at: datetime = _time(default_factory=utcnow)
+
+
+class ScorerModel(SQLModel, table=True):
+    """A per-deployment scoring model fitted by `repmon train`. The active one is used by the
+    scorer; earlier ones stay for `repmon train --rollback`."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    created_at: datetime = _time(default_factory=utcnow)
+    active: bool = Field(default=False, index=True)
+    n_labels: int = 0
+    metrics: dict = _json(default_factory=dict)
+    actor: str = Field(default="", max_length=100)
+    weights: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+

@@ -172,12 +172,16 @@ def recheck(cfg: Config, mention_id: int) -> Optional[bool]:
 
 def score_pending(cfg: Config, batch_size: int = 2000, progress: Progress = None) -> int:
     """Score every stored mention that has no score yet; returns how many were scored."""
-    scorer = get_scorer(
-        cfg.scoring.scorer,
-        negative_threshold=cfg.scoring.negative_threshold,
-        positive_threshold=cfg.scoring.positive_threshold,
-        high_reach=cfg.scoring.high_reach,
-    )
+    if cfg.scoring.scorer == "triage":
+        from repmon.learning import scorer_for
+
+        scorer = scorer_for(cfg)
+    else:
+        options = dict(negative_threshold=cfg.scoring.negative_threshold,
+                       positive_threshold=cfg.scoring.positive_threshold)
+        if cfg.scoring.scorer == "rules":
+            options["high_reach"] = cfg.scoring.high_reach
+        scorer = get_scorer(cfg.scoring.scorer, **options)
     total = 0
     with store.session(cfg.database.url) as s:
         brands = {b.id: b for b in s.exec(select(Brand)).all()}

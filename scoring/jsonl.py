@@ -5,7 +5,7 @@ Input lines:  {"id", "text", optionally "lang", "author", "author_reach", "ratin
 Output lines: {"id", "lang", "sentiment", "label", "needs_response", "priority", "category", "reasons"}
 in input order; `id` is echoed back exactly as given (int or str). Empty lines are skipped.
 
-    python -m scoring.jsonl --input IN.jsonl --output OUT.jsonl [--scorer rules|vader]
+    python -m scoring.jsonl --input IN.jsonl --output OUT.jsonl [--scorer triage|rules|vader]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m scoring.jsonl", description="Score a JSONL file of posts.")
     ap.add_argument("--input", required=True, help="JSON lines with at least id and text")
     ap.add_argument("--output", required=True, help="where to write one assessment per line")
-    ap.add_argument("--scorer", default="rules", choices=scorer_names())
+    ap.add_argument("--scorer", default="triage", choices=scorer_names())
     ap.add_argument("--batch-size", type=int, default=2000)
     a = ap.parse_args(argv)
     try:

@@ -1,0 +1,228 @@
+"""A small linear model over words and lexicon cues: sentiment (3 classes) and category.
+
+The features of a post are strings (see `features`): its words and word pairs, word
+stems, words in the scope of a negator, and what the cue lexicons and VADER found
+(cue kinds, binned valence). A model is a vocabulary of those strings and one weight
+row per string, one column per class; each head (`label`, `category`) is a softmax
+over its own columns. Prediction is a sparse sum per post done for the whole batch
+with numpy, so it costs about as much as building the feature strings.
+
+Training (`fit`) is full-batch softmax regression with L2 and Adam, numpy only, a few
+seconds for ten thousand posts. The shipped model (scoring/models/base.npz) is fitted
+by `python -m scoring.train_base` on scoring/training/*.jsonl, which the project wrote;
+`repmon train` fits a per-deployment model on that data plus the team's feedback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+HEADS: dict[str, tuple[str, ...]] = {
+    "label": ("negative", "neutral", "positive"),
+    "category": ("delivery", "billing", "defect", "service", "account", "outage", "abuse", "question",
+                 "praise", "other"),
+}
+
+_TOKEN = re.compile(r"@\w+|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[!?¿؟]|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+_SQUEEZE = re.compile(r"([^\W\d_])\1\1+")
+_CLAUSE_END = frozenset("!?¿؟")
+NEGATION_SCOPE = 3  # words after a negator that are read as negated
+
+
+def _bin(x: float, step: float, lo: int, hi: int) -> int:
+    return max(lo, min(hi, int(round(x / step))))
+
+
+def features(low: str, negators: frozenset[str], kinds: dict[str, int], vader: float, valence: float,
+             sarcasm: bool, qmark: bool, rating: Optional[int] = None) -> list[str]:
+    """The feature strings of one post; `low` is its normalised lower-case text."""
+    low = _SQUEEZE.sub(r"\1\1", low)  # "sooooo" and "soooo" are one word
+    toks = []
+    for t in _TOKEN.findall(low):
+        if t[0] == "@":
+            t = "@"
+        elif t[0].isdigit():
+            t = "0"
+        toks.append(t)
+    out = ["*"]
+    append = out.append
+    prev = "^"
+    scope = 0
+    for t in toks:
+        append("w:" + t)
+        append("b:" + prev + " " + t)
+        if len(t) > 6:
+            append("p:" + t[:5])
+        if scope:
+            append("n:" + t)
+            scope -= 1
+        if t in negators:
+            scope = NEGATION_SCOPE
+        elif t in _CLAUSE_END:
+            scope = 0
+        prev = t
+    append("b:" + prev + " $")
+    n = len(toks)
+    append("len:" + ("1" if n <= 3 else "2" if n <= 8 else "3" if n <= 20 else "4"))
+    for k, c in kinds.items():
+        append("k:" + k)
+        if c > 1 and (k == "negative" or k == "positive"):
+            append("k:" + k + (":2" if c == 2 else ":3"))
+    if vader:
+        append("v:%d" % _bin(vader, 0.25, -4, 4))
+    append("t:%d" % _bin(valence, 1.0, -6, 6))
+    if sarcasm:
+        append("sarcasm")
+    if qmark:
+        append("qmark")
+    if rating is not None:
+        append("rating:%d" % rating)
+    return out
+
+
+@dataclass
+class Model:
+    """Weights for the feature strings: `predict` gives class probabilities per head."""
+
+    vocab: list[str]
+    weights: np.ndarray  # len(vocab) x sum(len(classes) for each head), float32
+    heads: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(HEADS))
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.index = {f: i for i, f in enumerate(self.vocab)}
+        self.slices: dict[str, slice] = {}
+        at = 0
+        for name, classes in self.heads.items():
+            self.slices[name] = slice(at, at + len(classes))
+            at += len(classes)
+        if self.weights.shape != (len(self.vocab), at):
+            raise ValueError(f"model weights are {self.weights.shape}, expected {(len(self.vocab), at)}")
+
+    def logits(self, rows: Sequence[Sequence[str]]) -> np.ndarray:
+        cols, starts, vals = _encode(rows, self.index)
+        return _forward(self.weights, cols, starts, vals)
+
+    def predict(self, rows: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+        """{head: array (len(rows) x classes) of probabilities}."""
+        z = self.logits(rows)
+        return {name: _softmax(z[:, sl]) for name, sl in self.slices.items()}
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, vocab=np.array(self.vocab, dtype=str), weights=self.weights,
+                            heads=np.array(json.dumps(self.heads)), meta=np.array(json.dumps(self.meta)))
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Model":
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            heads = {k: tuple(v) for k, v in json.loads(str(z["heads"])).items()}
+            return cls(vocab=z["vocab"].tolist(), weights=z["weights"].astype(np.float32), heads=heads,
+                       meta=json.loads(str(z["meta"])))
+
+
+def _encode(rows: Sequence[Sequence[str]], index: dict[str, int]):
+    """Flat column indices, row start offsets and values (1/sqrt(n) per row, so long posts
+    don't outvote short ones). Every row keeps at least the always-on "*" feature."""
+    cols: list[int] = []
+    starts = np.empty(len(rows), dtype=np.int64)
+    vals: list[float] = []
+    get = index.get
+    for r, feats in enumerate(rows):
+        starts[r] = len(cols)
+        known = {i for i in map(get, feats) if i is not None}
+        if not known:
+            known = {get("*", 0)}
+        cols.extend(known)
+        vals.extend([len(known) ** -0.5] * len(known))
+    return np.asarray(cols, dtype=np.int64), starts, np.asarray(vals, dtype=np.float32)
+
+
+def _forward(weights: np.ndarray, cols: np.ndarray, starts: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    if not len(starts):
+        return np.zeros((0, weights.shape[1]), dtype=np.float32)
+    return np.add.reduceat(weights[cols] * vals[:, None], starts, axis=0)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class Example:
+    feats: list[str]
+    targets: dict[str, str]  # head -> class; a head may be missing (no target for it)
+    weight: float = 1.0
+
+
+def fit(examples: Sequence[Example], heads: Optional[dict[str, tuple[str, ...]]] = None, *,
+        min_count: int = 2, l2: float = 2e-5, epochs: int = 120, lr: float = 0.05,
+        meta: Optional[dict] = None, progress=None) -> Model:
+    """Softmax regression per head, full batch, Adam. Features seen in fewer than
+    `min_count` examples are dropped. Deterministic for the same examples."""
+    heads = dict(heads or HEADS)
+    if not examples:
+        raise ValueError("no training examples")
+    counts = Counter(f for ex in examples for f in set(ex.feats))
+    vocab = sorted(f for f, c in counts.items() if c >= min_count or f == "*")
+    if "*" not in vocab:
+        vocab.insert(0, "*")
+    model = Model(vocab, np.zeros((len(vocab), sum(map(len, heads.values()))), dtype=np.float32), heads,
+                  dict(meta or {}))
+    cols, starts, vals = _encode([ex.feats for ex in examples], model.index)
+    n = len(examples)
+    row_of = np.repeat(np.arange(n), np.diff(np.append(starts, len(cols))))
+    weight = np.array([ex.weight for ex in examples], dtype=np.float32)
+    targets, masks = {}, {}
+    for name, classes in heads.items():
+        pos = {c: i for i, c in enumerate(classes)}
+        y = np.zeros((n, len(classes)), dtype=np.float32)
+        m = np.zeros(n, dtype=np.float32)
+        for r, ex in enumerate(examples):
+            c = ex.targets.get(name)
+            if c in pos:
+                y[r, pos[c]] = 1.0
+                m[r] = weight[r]
+        targets[name], masks[name] = y, m
+    W = model.weights.astype(np.float64)
+    m1, m2 = np.zeros_like(W), np.zeros_like(W)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    for step in range(1, epochs + 1):
+        z = _forward(W, cols, starts, vals)
+        g = np.zeros_like(z)
+        for name, sl in model.slices.items():
+            total = masks[name].sum()
+            if total:
+                g[:, sl] = (_softmax(z[:, sl]) - targets[name]) * (masks[name] / total)[:, None]
+        grad = np.empty_like(W)
+        gv = g[row_of] * vals[:, None]
+        for k in range(W.shape[1]):
+            grad[:, k] = np.bincount(cols, weights=gv[:, k], minlength=len(vocab))
+        grad += l2 * W
+        m1 = b1 * m1 + (1 - b1) * grad
+        m2 = b2 * m2 + (1 - b2) * grad * grad
+        W -= lr * (m1 / (1 - b1 ** step)) / (np.sqrt(m2 / (1 - b2 ** step)) + eps)
+        if progress is not None and step % 20 == 0:
+            progress(step, epochs)
+    model.weights = W.astype(np.float32)
+    model.meta.update({"n_examples": n, "n_features": len(vocab), "epochs": epochs, "l2": l2})
+    return model
+
+
+def fingerprint(texts: Iterable[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()[:16]
