@@ -120,7 +120,8 @@ def evaluate(model: Model, rows: Sequence[dict]) -> dict:
 
 
 def train(url: str, actor: str = "", min_labels: int = MIN_LABELS, force: bool = False,
-          say: Callable[[str], None] = lambda _m: None) -> TrainResult:
+          say: Callable[[str], None] = lambda _m: None, base: Optional[list[dict]] = None) -> TrainResult:
+    """Fit on the shipped training posts (or `base`) plus every post with feedback."""
     with store.session(url) as s:
         rows = feedback_rows(s)
     if len(rows) < min_labels:
@@ -131,14 +132,12 @@ def train(url: str, actor: str = "", min_labels: int = MIN_LABELS, force: bool =
     random.Random(len(rows)).shuffle(shuffled)
     n_hold = max(1, int(len(shuffled) * HOLDOUT_SHARE))
     held, kept = shuffled[:n_hold], shuffled[n_hold:]
-    base = training_rows()
+    base = training_rows() if base is None else base
     say(f"checking on {n_hold} held-out labels: fitting on {len(kept)} labels + {len(base)} shipped posts")
     trial = fit_with_feedback(kept, base)
     scores = {"current": evaluate(current, held), "new": evaluate(trial, held)}
-    cur, new = scores["current"]["macro_f1"], scores["new"]["macro_f1"]
-    wins = force or cur is None or new is None or new >= cur - TOLERANCE
-    say(f"held-out macro-F1: current {cur}, new {new}")
-    if not wins:
+    say(f"held-out macro-F1: current {scores['current']['macro_f1']}, new {scores['new']['macro_f1']}")
+    if not (force or wins(scores["current"], scores["new"])):
         return TrainResult(None, len(rows), scores, False)
     say(f"fitting the final model on all {len(rows)} labels")
     model = fit_with_feedback(rows, base)
@@ -153,6 +152,13 @@ def train(url: str, actor: str = "", min_labels: int = MIN_LABELS, force: bool =
         s.refresh(row)
         s.expunge(row)
     return TrainResult(row, len(rows), scores, True)
+
+
+def wins(current: dict, new: dict) -> bool:
+    """Whether a new model may replace the current one, judged on the same held-out labels."""
+    if current["macro_f1"] is None or new["macro_f1"] is None:  # no label targets held out: trust the fit
+        return True
+    return new["macro_f1"] >= current["macro_f1"] - TOLERANCE
 
 
 def active_model(url: str) -> Optional[Model]:

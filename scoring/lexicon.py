@@ -251,6 +251,12 @@ def _vader():
     return analyzer
 
 
+@lru_cache(maxsize=1)
+def vader_valences() -> dict[str, float]:
+    """VADER's word list (valence -4..4) without the words en.toml lists as `vader_neutral`."""
+    return dict(_vader().lexicon)
+
+
 def _vader_compound():
     """VADER's compound score, the same number as `polarity_scores(text)["compound"]`,
     without two costs that cannot change it: the per-character emoji pass on ASCII

@@ -31,10 +31,17 @@ HEADS: dict[str, tuple[str, ...]] = {
                  "praise", "other"),
 }
 
-_TOKEN = re.compile(r"@\w+|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[!?¿؟]|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
-_SQUEEZE = re.compile(r"([^\W\d_])\1\1+")
+_TOKEN = re.compile(r"@|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[!?¿؟]|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+_NOISE = re.compile(r"\d+|([^\W\d_])\1\1+")  # numbers, and letters repeated for emphasis
+_HANDLE = re.compile(r"@\w+")
 _CLAUSE_END = frozenset("!?¿؟")
 NEGATION_SCOPE = 3  # words after a negator that are read as negated
+
+
+def _denoise(m: re.Match) -> str:
+    """Any number is "0"; "sooooo" is "soo" (one pass for both: this runs on every post)."""
+    c = m.group(1)
+    return c + c if c else "0"
 
 
 def _bin(x: float, step: float, lo: int, hi: int) -> int:
@@ -42,36 +49,44 @@ def _bin(x: float, step: float, lo: int, hi: int) -> int:
 
 
 def features(low: str, negators: frozenset[str], kinds: dict[str, int], vader: float, valence: float,
-             sarcasm: bool, qmark: bool, rating: Optional[int] = None) -> list[str]:
-    """The feature strings of one post; `low` is its normalised lower-case text."""
-    low = _SQUEEZE.sub(r"\1\1", low)  # "sooooo" and "soooo" are one word
-    toks = []
-    for t in _TOKEN.findall(low):
-        if t[0] == "@":
-            t = "@"
-        elif t[0].isdigit():
-            t = "0"
-        toks.append(t)
+             sarcasm: bool, qmark: bool, rating: Optional[int] = None,
+             word_valence: Optional[dict[str, float]] = None) -> list[str]:
+    """The feature strings of one post; `low` is its normalised lower-case text.
+
+    With `word_valence` (VADER's word list) the words' valences are summed here, flipped
+    in a negator's scope as VADER does (x -0.74), instead of running VADER's full
+    algorithm: the model sees the words themselves, so most of VADER's rules are redundant."""
+    if "@" in low:
+        low = _HANDLE.sub("@", low)
+    toks = _TOKEN.findall(_NOISE.sub(_denoise, low))
     out = ["*"]
+    out += ["w:" + t for t in toks]
+    out += [f"b:{a} {b}" for a, b in zip(["^"] + toks, toks + ["$"])]
+    out += ["p:" + t[:5] for t in toks if len(t) > 6]
+    negated = [False] * len(toks)
+    if not negators.isdisjoint(toks):  # words in a negator's scope, until ! or ?
+        scope = 0
+        for i, t in enumerate(toks):
+            if scope:
+                negated[i] = True
+                out.append("n:" + t)
+                scope -= 1
+            if t in negators:
+                scope = NEGATION_SCOPE
+            elif t in _CLAUSE_END:
+                scope = 0
+    if word_valence is not None:
+        vsum = 0.0
+        for t, neg in zip(toks, negated):
+            v = word_valence.get(t)
+            if v is not None:
+                vsum += v * -0.74 if neg else v
+        if vsum:
+            vader = vsum / (vsum * vsum + 15.0) ** 0.5  # VADER's normalisation
+            valence += vsum
     append = out.append
-    prev = "^"
-    scope = 0
-    for t in toks:
-        append("w:" + t)
-        append("b:" + prev + " " + t)
-        if len(t) > 6:
-            append("p:" + t[:5])
-        if scope:
-            append("n:" + t)
-            scope -= 1
-        if t in negators:
-            scope = NEGATION_SCOPE
-        elif t in _CLAUSE_END:
-            scope = 0
-        prev = t
-    append("b:" + prev + " $")
     n = len(toks)
-    append("len:" + ("1" if n <= 3 else "2" if n <= 8 else "3" if n <= 20 else "4"))
+    append("len:" + ("1" if n <= 3 else "2"))
     for k, c in kinds.items():
         append("k:" + k)
         if c > 1 and (k == "negative" or k == "positive"):
@@ -132,19 +147,27 @@ class Model:
 
 def _encode(rows: Sequence[Sequence[str]], index: dict[str, int]):
     """Flat column indices, row start offsets and values (1/sqrt(n) per row, so long posts
-    don't outvote short ones). Every row keeps at least the always-on "*" feature."""
-    cols: list[int] = []
-    starts = np.empty(len(rows), dtype=np.int64)
-    vals: list[float] = []
+    don't outvote short ones). A feature repeated in a post counts once per occurrence;
+    unknown features are dropped, and every row has the always-on "*" feature."""
     get = index.get
-    for r, feats in enumerate(rows):
-        starts[r] = len(cols)
-        known = {i for i in map(get, feats) if i is not None}
-        if not known:
-            known = {get("*", 0)}
-        cols.extend(known)
-        vals.extend([len(known) ** -0.5] * len(known))
-    return np.asarray(cols, dtype=np.int64), starts, np.asarray(vals, dtype=np.float32)
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter((get(f, -1) for feats in rows for f in feats), dtype=np.int64, count=int(lengths.sum()))
+    keep = flat >= 0
+    cols = flat[keep]
+    row_of = np.repeat(np.arange(len(rows)), lengths)[keep]
+    counts = np.bincount(row_of, minlength=len(rows))
+    if len(rows) and counts.min() == 0:  # a row of unknown features only: give it "*"
+        missing = np.flatnonzero(counts == 0)
+        cols = np.concatenate([cols, np.full(len(missing), get("*", 0))])
+        row_of = np.concatenate([row_of, missing])
+        order = np.argsort(row_of, kind="stable")
+        cols, row_of = cols[order], row_of[order]
+        counts = np.bincount(row_of, minlength=len(rows))
+    starts = np.zeros(len(rows), dtype=np.int64)
+    if len(rows):
+        starts[1:] = np.cumsum(counts)[:-1]
+    vals = (counts.astype(np.float32) ** -0.5)[row_of]
+    return cols, starts, vals
 
 
 def _forward(weights: np.ndarray, cols: np.ndarray, starts: np.ndarray, vals: np.ndarray) -> np.ndarray:
@@ -167,7 +190,7 @@ class Example:
 
 
 def fit(examples: Sequence[Example], heads: Optional[dict[str, tuple[str, ...]]] = None, *,
-        min_count: int = 2, l2: float = 2e-5, epochs: int = 120, lr: float = 0.05,
+        min_count: int = 2, l2: float = 5e-6, epochs: int = 60, lr: float = 0.05,
         meta: Optional[dict] = None, progress=None) -> Model:
     """Softmax regression per head, full batch, Adam. Features seen in fewer than
     `min_count` examples are dropped. Deterministic for the same examples."""

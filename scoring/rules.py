@@ -167,6 +167,7 @@ class Facts:
     kinds: dict[str, int]  # cue kind -> number of hits
     sarcasm: bool
     qmark: bool
+    english: bool  # English enough for VADER's word list
 
 
 # --- the scorer ---------------------------------------------------------------------------
@@ -174,6 +175,7 @@ class Facts:
 
 class RulesScorer:
     name = "rules"
+    full_vader = True  # run VADER's whole algorithm on English text
 
     def __init__(self, negative_threshold: float = -0.05, positive_threshold: float = 0.05,
                  high_reach: int = 10000):
@@ -264,7 +266,9 @@ class RulesScorer:
         else:
             use_vader = langmod.english_share(text) >= 0.3
         vader = 0.0
-        if use_vader:  # @handles are names, not sentiment ("@united" would be +1.8 to VADER)
+        if not self.full_vader:
+            pass  # the subclass reads VADER's word valences itself, from its own tokens
+        elif use_vader:  # @handles are names, not sentiment ("@united" would be +1.8 to VADER)
             vader = self._compound(" ".join([w for w in text.split() if "@" not in w]) if "@" in text else text)
         else:
             emoji = [] if text.isascii() else _EMOJI.findall(text)
@@ -283,7 +287,7 @@ class RulesScorer:
         sarcasm = neg_hits > 0 and ("sarcasm" in kinds or _final_sarcasm(
             low, matches, (lex or load_lexicon("en")).sarcasm_final))
         return Facts(code, text, low, n_urls, n_tags, total, vader, neg_hits, pos_hits, kinds, sarcasm,
-                     _QMARK.search(text) is not None)
+                     _QMARK.search(text) is not None, use_vader)
 
     def _decide(self, post: Post, f: Facts, sentiment: float, label: str,
                 learned_category: Optional[str] = None) -> Assessment:

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
 from repmon import cases, config, demo_team, pipeline, store
-from repmon.models import Case, CaseEvent
+from repmon.models import Case, CaseEvent, CaseMention, FeedbackLabel
 
 VIEWS = Path(__file__).resolve().parents[1] / "dashboard" / "views"
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -104,6 +104,22 @@ def test_case_actions_from_the_page(app_env):
         events = s.exec(select(CaseEvent).where(CaseEvent.case_id == case.id)).all()
     assert after.status == "responded" and after.final_reply.startswith("Hi, we're sorry")
     assert events[-1].actor == "ana" and events[-1].action == "respond"
+
+
+def test_feedback_buttons_store_verdicts_for_training(app_env):
+    with store.session(app_env) as s:
+        case = s.exec(select(Case).where(Case.category != "billing").order_by(Case.id)).first()
+        mention_ids = {cm.mention_id for cm in s.exec(select(CaseMention).where(CaseMention.case_id == case.id))}
+    at = run("case.py", id=str(case.id))
+    at.text_input(key="actor").set_value("ana")
+    at.button(key="fb_not_needed").click().run()
+    at.selectbox(key="fb_category").set_value("billing").run()
+    at.button(key="fb_category_btn").click().run()
+    assert not at.exception
+    with store.session(app_env) as s:
+        labels = s.exec(select(FeedbackLabel).where(FeedbackLabel.mention_id.in_(mention_ids))).all()
+    assert {(fb.verdict, fb.category, fb.actor) for fb in labels} == {
+        ("no_response", None, "ana"), ("wrong_category", "billing", "ana")}
 
 
 def test_case_page_without_id_says_what_to_do(app_env):

@@ -538,3 +538,59 @@ def test_question_mark_with_brand_mention_is_a_question(scorer):
 def test_negated_complaint_word_does_not_turn_positive(scorer):
     a = one(scorer, "The SIM doesn't work, 'not provisioned' error again.")
     assert a.label == "negative" and a.needs_response
+
+
+# --- the shipped model -------------------------------------------------------------------
+
+def test_shipped_model_matches_the_training_data():
+    """scoring/models/base.npz must be rebuilt whenever scoring/training/ changes."""
+    from scoring.model import fingerprint
+    from scoring.train_base import training_rows
+    from scoring.triage import base_model
+
+    rows = training_rows()
+    assert base_model().meta["data"] == fingerprint(r["text"] for r in rows), \
+        "the training data changed: run python -m scoring.train_base"
+
+
+def test_training_data_is_well_formed_and_covers_every_language():
+    from scoring.model import HEADS
+    from scoring.train_base import training_rows
+
+    rows = training_rows()
+    by_lang: dict[str, set] = {}
+    for r in rows:
+        assert set(r) >= {"text", "label", "needs_response", "category"}, r["where"]
+        assert r["label"] in HEADS["label"] and r["category"] in HEADS["category"], r["where"]
+        by_lang.setdefault(r["lang"], set()).add(r["label"])
+    assert set(by_lang) == {"en", "es", "ro", "fa", "de", "fr", "pt", "it", "nl", "pl", "tr"}
+    assert all(labels == {"negative", "neutral", "positive"} for labels in by_lang.values())
+    assert len({r["text"] for r in rows}) == len(rows), "duplicate training posts"
+
+
+def test_model_round_trip_and_fit_learns():
+    from scoring.model import Example, Model, fit
+
+    exs = [Example(["*", "w:bad"], {"label": "negative", "category": "defect"}),
+           Example(["*", "w:good"], {"label": "positive", "category": "praise"}),
+           Example(["*", "w:when"], {"label": "neutral"})] * 5
+    model = fit(exs, min_count=1, epochs=80)
+    again = Model.from_bytes(model.to_bytes())
+    p = again.predict([["*", "w:bad"], ["*", "w:good"], ["w:unknown"]])
+    assert [again.heads["label"][i] for i in p["label"][:2].argmax(axis=1)] == ["negative", "positive"]
+    assert again.heads["category"][p["category"][0].argmax()] == "defect"
+    assert p["label"].shape == (3, 3)  # unknown features still get the prior ("*")
+
+
+def test_triage_reasons_name_the_model(scorer):
+    a = one(scorer, "@acme my parcel never arrived and nobody answers")
+    assert a.needs_response
+    if scorer.name == "triage":
+        assert any(r.startswith("model:base:") for r in a.reasons)
+
+
+def test_negative_bias_moves_the_threshold():
+    posts = [Post(id=str(i), text=t) for i, t in enumerate(
+        ["the update changed the menu", "delivery was ok I guess", "app is slow today"])]
+    flagged = [sum(a.needs_response for a in get_scorer("triage", negative_bias=b).score(posts)) for b in (-3, 0, 3)]
+    assert flagged[0] <= flagged[1] <= flagged[2] and flagged[0] < flagged[2]

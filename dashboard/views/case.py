@@ -3,7 +3,8 @@
 import streamlit as st
 
 from dashboard import common, queries
-from repmon import cases, pipeline
+from repmon import cases, learning, pipeline, store
+from repmon.models import CATEGORIES
 from repmon.errors import RepmonError
 
 st.title("Case")
@@ -73,6 +74,24 @@ if action:
     else:
         st.toast(f"Case #{case.id}: {action[0]} saved")
         st.rerun()
+
+with st.expander("Teach the scorer"):
+    st.caption("Your verdict is stored with the post; `repmon train` fits this deployment's model on them.")
+    f = st.columns([1, 1, 2, 1])
+    verdict = None
+    if f[0].button("Needed a response", key="fb_needed"):
+        verdict = ("needs_response", None)
+    if f[1].button("Didn't need one", key="fb_not_needed"):
+        verdict = ("no_response", None)
+    right = f[2].selectbox("Right category", CATEGORIES, index=CATEGORIES.index(case.category)
+                           if case.category in CATEGORIES else 0, key="fb_category", label_visibility="collapsed")
+    if f[3].button("Wrong category", key="fb_category_btn"):
+        verdict = ("wrong_category", right)
+    if verdict:
+        with store.session(db) as s:
+            for mention, _score in detail["posts"]:
+                learning.record_feedback(s, mention.id, verdict[0], verdict[1], actor or "dashboard")
+        st.toast("Thanks: the scorer will learn from this at the next `repmon train`.")
 
 with st.expander("History"):
     for e in detail["events"]:
