@@ -97,8 +97,8 @@ def feedback_rows(s: Session) -> list[dict]:
 
 def feedback_weight(n_base: int, n_feedback: int) -> float:
     """How much one team label counts against one of the shipped training posts: enough
-    that a few hundred labels move the model, never more than 10 each."""
-    return max(1.0, min(10.0, n_base / (2.0 * max(1, n_feedback))))
+    that a few dozen labels move the model, never more than 20 each."""
+    return max(1.0, min(20.0, n_base / (1.5 * max(1, n_feedback))))
 
 
 def fit_with_feedback(feedback: Sequence[dict], base: Optional[list[dict]] = None,

@@ -23,7 +23,7 @@ from scoring import lang as langmod
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 
 SENTIMENT_KEYS = ("negative", "positive", "negators", "negators_after", "intensifiers", "contrast")
-TRIGGER_KEYS = ("question", "request", "threat", "legal", "safety", "press", "abuse", "sarcasm", "spam")
+TRIGGER_KEYS = ("question", "request", "threat", "legal", "safety", "press", "abuse", "sarcasm", "spam", "news")
 CATEGORY_KEYS = ("outage", "billing", "delivery", "defect", "account", "service", "question", "praise")
 COMPLAINT_CATEGORIES = ("outage", "billing", "delivery", "defect", "account", "service")  # ties: first wins
 CRITICAL_KINDS = ("threat", "legal", "safety", "press")

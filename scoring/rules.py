@@ -43,6 +43,7 @@ from scoring.lexicon import (CRITICAL_KINDS, COMPLAINT_CATEGORIES, _SEP, _vader_
                              load_lexicon, normalize)
 
 _COMPLAINT_KEYS = tuple(("cat:" + c, c) for c in COMPLAINT_CATEGORIES)
+NEWS_PLATFORMS = frozenset({"rss", "news"})
 REVIEW_PLATFORMS = frozenset({
     "review", "reviews", "google", "google_reviews", "trustpilot", "yelp", "tripadvisor",
     "appstore", "app_store", "playstore", "play_store", "google_play", "amazon",
@@ -327,12 +328,19 @@ class RulesScorer:
         question = "request" in kinds or (
             ("question" in kinds or "cat:question" in kinds or mentions_brand) and f.qmark)
 
+        # A report that names the brand (a feed article, or a headline with a link) is for
+        # the dashboard and the crisis alerts, not for a public reply.
+        news = (post.platform or "").lower() in NEWS_PLATFORMS or (
+            "news" in kinds and f.n_urls > 0 and not f.qmark and "request" not in kinds and rating is None)
+
         reasons: list[str] = []
         needs = complaint = False
         if post.is_own:
             reasons.append("own-post")
         elif spam and not critical:
             reasons.append("spam")
+        elif news:
+            reasons.append("news")
         elif competitor_only:
             reasons.append("competitor-only")
         else:

@@ -336,6 +336,24 @@ def test_spam_needs_no_response(scorer, text):
     assert not a.needs_response and "spam" in a.reasons
 
 
+@pytest.mark.parametrize("text,kw", [
+    ("Acme shares fell 8% after the outage, according to analysts https://news.example/acme", {}),
+    ("Acme recorta 300 empleos, según la prensa local https://noticias.example/a", {}),
+    ("Acme-Aktie fällt nach Störung, laut Bericht https://boerse.example/acme", {}),
+    ("به گزارش خبرگزاری، اختلال شبکه Acme دیروز رفع شد https://news.example/fa", {}),
+    ("Acme outage leaves thousands without service", {"platform": "rss"}),
+])
+def test_news_that_only_names_the_brand_needs_no_response(scorer, text, kw):
+    a = one(scorer, text, brand_terms=("Acme",), **kw)
+    assert not a.needs_response and "news" in a.reasons and a.priority == "low"
+
+
+def test_a_customer_sharing_a_news_link_with_a_question_is_not_news(scorer):
+    a = one(scorer, "@acme according to this you were down all night?? will I get a credit? https://news.example/x",
+            brand_terms=("acme",))
+    assert a.needs_response and "news" not in a.reasons
+
+
 def test_customer_mentioning_a_promo_code_is_not_spam(scorer):
     a = one(scorer, "The promo code from your email doesn't work at checkout, can you help?")
     assert a.needs_response and "spam" not in a.reasons
