@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from alerts.base import Notifier
-from alerts.slack import SlackWebhookNotifier, case_message, source_down_message
+from alerts.slack import SlackWebhookNotifier, case_message, sla_message, source_down_message
 from repmon import store
 from repmon.config import Config
 from repmon.errors import NotifierError
@@ -43,6 +43,21 @@ def enqueue_case_opened(s: Session, cfg: Config, case: Any, mention: Any, score:
         s.add(AlertOutbox(key=f"case-opened:{case.id}:{ch.name}", kind="case_opened",
                           channel=ch.name, case_id=case.id, payload=payload))
     return len(cfg.alerts.slack)
+
+
+def enqueue_sla(s: Session, cfg: Config, case: Any, clock: Any) -> int:
+    """One alert per case, clock and state ("at_risk", then "breached"), for urgent cases."""
+    if priority_rank(case.priority) > priority_rank(cfg.alerts.min_priority):
+        return 0
+    queued = 0
+    kind = "sla_breached" if clock.state == "breached" else "sla_at_risk"
+    for ch in cfg.alerts.slack:
+        key = f"{kind}:{clock.name.replace(' ', '_')}:{case.id}:{ch.name}"
+        if s.exec(select(AlertOutbox.id).where(AlertOutbox.key == key)).first() is None:
+            s.add(AlertOutbox(key=key, kind=kind, channel=ch.name, case_id=case.id,
+                              payload=sla_message(case, clock, cfg.alerts.dashboard_url)))
+            queued += 1
+    return queued
 
 
 def enqueue_source_down(s: Session, cfg: Config, source: Any) -> int:

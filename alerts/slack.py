@@ -41,6 +41,19 @@ def case_message(case: Any, mention: Any, score: Any, brand: str, dashboard_url:
     return {"text": fallback, "blocks": blocks}
 
 
+def sla_message(case: Any, clock: Any, dashboard_url: str) -> dict:
+    """A case's first-response clock is at risk or breached: who owns it and what is due."""
+    link = f"{dashboard_url.rstrip('/')}/case?id={case.id}"
+    what = "breached" if clock.state == "breached" else "about to breach"
+    text = (f"SLA {what}: {case.priority} {case.category} case #{case.id} on {case.platform}, {clock}; "
+            f"owner {case.owner or 'nobody'}, status {case.status}.")
+    return {"text": escape(text), "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}},
+        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open case"},
+                                          "url": link, "action_id": "open_case"}]},
+    ]}
+
+
 def source_down_message(source: Any, dashboard_url: str) -> dict:
     since = source.failing_since.strftime("%Y-%m-%d %H:%M UTC")
     last_ok = source.last_success_at.strftime("%Y-%m-%d %H:%M UTC") if source.last_success_at else "never"

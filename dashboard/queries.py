@@ -8,7 +8,7 @@ so a large account counts more than a small one, but not a thousand times more.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 import pandas as pd
@@ -145,9 +145,15 @@ def response_times(url: str, brand_id: Optional[int] = None, start: Optional[dat
     return df
 
 
+SLA_FILTERS = ("any", "breached", "due within 1 h", "on track")
+
+
 def case_queue(url: str, status: str = "open", limit: int = 200, brand_id: Optional[int] = None,
-               priority: Optional[list[str]] = None, lang: Optional[list[str]] = None) -> pd.DataFrame:
-    """Cases, most urgent first: priority, then the first-response deadline."""
+               priority: Optional[list[str]] = None, lang: Optional[list[str]] = None,
+               category: Optional[list[str]] = None, platform: Optional[list[str]] = None,
+               owner: Optional[str] = None, sla: str = "any", now: Optional[datetime] = None) -> pd.DataFrame:
+    """Cases, most urgent first: priority, then the first-response deadline. `sla` narrows to
+    cases whose first response is overdue, due within the hour, or comfortably ahead."""
     first = (
         select(CaseMention.case_id, sa.func.min(CaseMention.mention_id).label("mention_id"))
         .group_by(CaseMention.case_id).subquery()
@@ -156,7 +162,7 @@ def case_queue(url: str, status: str = "open", limit: int = 200, brand_id: Optio
     q = (
         select(
             Case.id, Case.priority, Case.status, Case.category, Case.lang, Case.platform, Case.author,
-            Case.owner, Case.first_response_due, Case.opened_at, Mention.text, Mention.url,
+            Case.owner, Case.first_response_due, Case.first_response_at, Case.opened_at, Mention.text, Mention.url,
             Mention.created_at, posts.label("posts"),
         )
         .join(first, first.c.case_id == Case.id)
@@ -174,8 +180,23 @@ def case_queue(url: str, status: str = "open", limit: int = 200, brand_id: Optio
         q = q.where(Case.priority.in_(priority))
     if lang:
         q = q.where(Case.lang.in_(lang))
+    if category:
+        q = q.where(Case.category.in_(category))
+    if platform:
+        q = q.where(Case.platform.in_(platform))
+    if owner == "nobody":
+        q = q.where(Case.owner.is_(None))
+    elif owner:
+        q = q.where(Case.owner == owner)
+    if sla != "any":
+        now = now or utcnow()
+        pending = sa.and_(Case.first_response_at.is_(None), Case.first_response_due.is_not(None))
+        hour = now + timedelta(hours=1)
+        q = q.where(pending, {"breached": Case.first_response_due < now,
+                              "due within 1 h": Case.first_response_due.between(now, hour),
+                              "on track": Case.first_response_due > hour}[sla])
     df = _frame(url, q)
-    for col in ("first_response_due", "opened_at", "created_at"):
+    for col in ("first_response_due", "first_response_at", "opened_at", "created_at"):
         df[col] = pd.to_datetime(df[col], utc=True)
     return df
 
@@ -194,7 +215,20 @@ def case_detail(url: str, case_id: int) -> Optional[dict]:
             .order_by(Mention.created_at)
         ).all()
         events = s.exec(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.at)).all()
-        return {"case": case, "posts": [(m, sc) for m, sc in rows], "events": list(events)}
+        earlier = s.exec(
+            select(Case).where(Case.platform == case.platform, Case.author == case.author, Case.id != case.id,
+                               Case.author != "")
+            .order_by(Case.opened_at.desc()).limit(10)
+        ).all() if case.author else []
+        return {"case": case, "posts": [(m, sc) for m, sc in rows], "events": list(events), "earlier": list(earlier)}
+
+
+def case_options(url: str) -> dict[str, list[str]]:
+    """The platforms and owners that occur in cases, for the queue's filters."""
+    with store.session(url) as s:
+        platforms = s.exec(select(Case.platform).distinct().order_by(Case.platform)).all()
+        owners = s.exec(select(Case.owner).where(Case.owner.is_not(None)).distinct().order_by(Case.owner)).all()
+    return {"platform": list(platforms), "owner": list(owners)}
 
 
 def sources(url: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from alerts import outbox
-from repmon import replies, store
+from repmon import replies, sla, store
 from repmon.config import Config
 from repmon.errors import RepmonError
 from repmon.models import (
@@ -51,6 +51,8 @@ def update_cases(cfg: Config, batch_size: int = 1000, progress: Optional[Callabl
         if progress:
             progress(f"placed {placed} flagged mentions in cases")
     mark_brand_replies(cfg)
+    close_gone(cfg.database.url)
+    check_slas(cfg)
     return placed
 
 
@@ -100,23 +102,70 @@ def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) 
             open_case.priority = score.priority
             open_case.category = score.category
             open_case.suggested_reply = _suggest(cfg, open_case, mention, brand)
+            # a more urgent post shortens the clocks; it never gives the team more time
+            first, resolve = sla.due_times(cfg, mention.created_at, score.priority)
+            open_case.first_response_due = min(filter(None, (open_case.first_response_due, first)))
+            open_case.resolution_due = min(filter(None, (open_case.resolution_due, resolve)))
         s.add(open_case)
         s.add(CaseEvent(case_id=open_case.id, action="joined", detail=f"mention {mention.id}"))
         return
-    sla = getattr(cfg.cases.first_response_minutes, score.priority, cfg.cases.first_response_minutes.medium)
+    first, resolve = sla.due_times(cfg, mention.created_at, score.priority)
     case = Case(
         brand_id=mention.brand_id, platform=mention.platform, author=mention.author,
         thread_key=f"{mention.platform}:{mention.thread_id or mention.native_id}",
         priority=score.priority, category=score.category, lang=score.lang,
         opened_at=utcnow(), last_post_at=mention.created_at,
-        first_response_due=mention.created_at + timedelta(minutes=sla),
+        first_response_due=first, resolution_due=resolve,
     )
     s.add(case)
     s.flush()
     case.suggested_reply = _suggest(cfg, case, mention, brand)
     s.add(CaseMention(case_id=case.id, mention_id=mention.id))
     s.add(CaseEvent(case_id=case.id, action="opened", detail=", ".join(score.reasons)))
+    if cfg.cases.round_robin:
+        case.owner = _next_assignee(s, cfg.cases.assignees, case.id)
+        s.add(CaseEvent(case_id=case.id, action="assign", detail=f"owner={case.owner} (round robin)"))
     outbox.enqueue_case_opened(s, cfg, case, mention, score)
+
+
+def _next_assignee(s: Session, people: list[str], case_id: int) -> str:
+    """The person after whoever got the latest round-robin case (stateless: survives restarts
+    and several workers agree on it once the previous case is committed)."""
+    last = s.exec(select(Case.owner).where(Case.id < case_id, Case.owner.in_(people))
+                  .order_by(Case.id.desc())).first()
+    return people[(people.index(last) + 1) % len(people)] if last in people else people[0]
+
+
+def close_gone(url: str) -> int:
+    """Close open cases whose every post was removed by its author: a public reply would go
+    nowhere. Collectors and `pipeline.recheck` mark the removals."""
+    live = (select(CaseMention.case_id).join(Mention, Mention.id == CaseMention.mention_id)
+            .where(Mention.deleted_at.is_(None)))
+    closed = 0
+    with store.session(url) as s:
+        for case in s.exec(select(Case).where(Case.status.in_(OPEN_STATUSES), Case.id.not_in(live))).all():
+            case.status = "gone"
+            s.add(case)
+            s.add(CaseEvent(case_id=case.id, action="gone", detail="the post was removed at the source"))
+            closed += 1
+    return closed
+
+
+def check_slas(cfg: Config) -> int:
+    """Queue an alert when an open case's first response is at risk or breached (one per case,
+    clock and state: the outbox key makes a repeat impossible)."""
+    now = utcnow()
+    soon = now + timedelta(hours=24)
+    queued = 0
+    with store.session(cfg.database.url) as s:
+        q = (select(Case).where(Case.status.in_(("new", "acknowledged")), Case.first_response_at.is_(None),
+                                Case.first_response_due.is_not(None), Case.first_response_due <= soon,
+                                Case.last_post_at >= now - timedelta(hours=cfg.alerts.max_age_hours)))
+        for case in s.exec(q).all():
+            first, _ = sla.clocks(case, now)
+            if first.state in ("at_risk", "breached"):
+                queued += outbox.enqueue_sla(s, cfg, case, first)
+    return queued
 
 
 def _suggest(cfg: Config, case: Case, mention: Mention, brand: str) -> str:
@@ -132,6 +181,7 @@ def _suggest(cfg: Config, case: Case, mention: Mention, brand: str) -> str:
 
 # --- actions a person takes (dashboard and CLI share these) ---------------------------------
 
+NOTE = "note"  # an internal note: history only, never posted
 ACTIONS = {
     "acknowledge": "acknowledged",
     "wait": "waiting",
@@ -153,6 +203,10 @@ def act(url: str, case_id: int, action: str, actor: str, *, text: Optional[str] 
         if action == "assign":
             case.owner = owner or None
             detail = f"owner={case.owner}"
+        elif action == NOTE:
+            if not (text or "").strip():
+                raise RepmonError("a note needs text")
+            detail = text
         elif action in ACTIONS:
             case.status = ACTIONS[action]
             detail = text
@@ -168,7 +222,7 @@ def act(url: str, case_id: int, action: str, actor: str, *, text: Optional[str] 
                     raise RepmonError("dismiss needs a reason")
                 case.dismiss_reason = text
         else:
-            raise RepmonError(f"unknown case action {action!r}; expected assign or {', '.join(ACTIONS)}")
+            raise RepmonError(f"unknown case action {action!r}; expected assign, note or {', '.join(ACTIONS)}")
         s.add(case)
         s.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, detail=detail))
         return case

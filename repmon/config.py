@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from repmon.errors import ConfigError
 
@@ -74,9 +74,85 @@ class SlaConfig(_Section):
     low: int = Field(1440, gt=0)
 
 
+class ResolutionSlaConfig(SlaConfig):
+    critical: int = Field(240, gt=0)
+    high: int = Field(480, gt=0)
+    medium: int = Field(1440, gt=0)
+    low: int = Field(4320, gt=0)
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _zone(v: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as 'Europe/Bucharest'") from None
+    return v
+
+
+class BusinessHoursConfig(_Section):
+    """When set, SLA clocks only run inside these hours (the team's working week)."""
+
+    enabled: bool = False
+    timezone: str = "UTC"
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    start: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, 24-hour clock")
+    end: str = Field("18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", description="HH:MM, 24-hour clock")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return _zone(v)
+
+    @model_validator(mode="after")
+    def _start_before_end(self):
+        if self.enabled and self.start >= self.end:
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        if self.enabled and not self.days:
+            raise ValueError("days must name at least one weekday")
+        return self
+
+
 class CasesConfig(_Section):
     join_window_hours: float = Field(48, gt=0)
     first_response_minutes: SlaConfig = Field(default_factory=SlaConfig)
+    resolution_minutes: ResolutionSlaConfig = Field(default_factory=ResolutionSlaConfig)
+    business_hours: BusinessHoursConfig = Field(default_factory=BusinessHoursConfig)
+    assignees: list[str] = Field(default_factory=list, description="who new cases can be assigned to")
+    round_robin: bool = Field(False, description="assign each new case to the next of `assignees`")
+
+    @model_validator(mode="after")
+    def _round_robin_needs_people(self):
+        if self.round_robin and not self.assignees:
+            raise ValueError("round_robin needs at least one name in assignees")
+        return self
+
+
+class GeneratorConfig(_Section):
+    """An OpenAI-compatible chat completions endpoint (e.g. a local model server) that drafts
+    replies; its draft is used only when it passes the same playbook checks as a template."""
+
+    enabled: bool = False
+    base_url: str = "http://localhost:11434/v1"
+    model: str = ""
+    api_key: str = ""
+    timeout_seconds: float = Field(20, gt=0)
+
+    @model_validator(mode="after")
+    def _model_when_enabled(self):
+        if self.enabled and not self.model:
+            raise ValueError("model must name the model to ask, e.g. 'llama3.1:8b'")
+        return self
+
+
+class RepliesConfig(_Section):
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    post_to_platforms: bool = Field(False, description="allow 'Post reply' to publish through the source's API")
 
 
 class PolicyConfig(_Section):
@@ -116,13 +192,7 @@ class DashboardConfig(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("expected an IANA time zone such as 'Europe/Bucharest'") from None
-        return v
+        return _zone(v)
 
 
 def _default_brands() -> list[BrandConfig]:
@@ -142,6 +212,7 @@ class Config(_Section):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     cases: CasesConfig = Field(default_factory=CasesConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    replies: RepliesConfig = Field(default_factory=RepliesConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)

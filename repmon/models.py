@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 PRIORITIES = ("critical", "high", "medium", "low")
 LABELS = ("negative", "neutral", "positive")
 KINDS = ("post", "comment", "review")
-CASE_STATUSES = ("new", "acknowledged", "waiting", "responded", "resolved", "dismissed")
+CASE_STATUSES = ("new", "acknowledged", "waiting", "responded", "resolved", "dismissed", "gone")
 OPEN_STATUSES = ("new", "acknowledged", "waiting")
 CATEGORIES = (
     "delivery", "billing", "defect", "service", "account", "outage",
@@ -160,6 +160,7 @@ class Case(SQLModel, table=True):
     last_post_at: datetime = _time(default_factory=utcnow)
     first_response_due: Optional[datetime] = _time(default=None)
     first_response_at: Optional[datetime] = _time(default=None)
+    resolution_due: Optional[datetime] = _time(default=None)
     resolved_at: Optional[datetime] = _time(default=None)
     suggested_reply: str = ""
     final_reply: Optional[str] = None

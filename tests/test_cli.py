@@ -146,7 +146,7 @@ def test_report_writes_html(tmp_path, toml):
 
 def test_db_upgrade(toml):
     r = invoke("--config", toml(), "db", "upgrade")
-    assert r.exit_code == 0 and "at revision 0003" in r.output
+    assert r.exit_code == 0 and "at revision 0004" in r.output
 
 
 def test_run_once(toml):

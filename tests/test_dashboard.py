@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import queries
 from repmon import cases, config, demo_team, pipeline, store
-from repmon.models import Case, CaseEvent, CaseMention, FeedbackLabel
+from repmon.models import Case, CaseEvent, CaseMention, FeedbackLabel, utcnow
 
 VIEWS = Path(__file__).resolve().parents[1] / "dashboard" / "views"
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -120,6 +120,54 @@ def test_feedback_buttons_store_verdicts_for_training(app_env):
         labels = s.exec(select(FeedbackLabel).where(FeedbackLabel.mention_id.in_(mention_ids))).all()
     assert {(fb.verdict, fb.category, fb.actor) for fb in labels} == {
         ("no_response", None, "ana"), ("wrong_category", "billing", "ana")}
+
+
+def test_queue_filters_by_sla_category_source_and_owner(app_env):
+    at = run("queue.py")
+    at.selectbox(key="status").set_value("all").run()
+    at.selectbox(key="sla").set_value("breached").run()
+    breached = at.dataframe[0].value if at.dataframe else None
+    with store.session(app_env) as s:
+        n_breached = len(s.exec(select(Case).where(Case.first_response_at.is_(None),
+                                                   Case.first_response_due < utcnow())).all())
+    assert (0 if breached is None else len(breached)) == min(n_breached, 200)
+    at.selectbox(key="sla").set_value("any").run()
+    at.multiselect(key="category").set_value(["billing"]).run()
+    assert set(at.dataframe[0].value["category"]) == {"billing"}
+    at.multiselect(key="platform").set_value(["x"]).run()
+    assert set(at.dataframe[0].value["platform"]) == {"x"}
+    at.selectbox(key="owner").set_value("nobody").run()
+    assert set(at.dataframe[0].value["owner"]) == {""}
+    at.multiselect(key="category").set_value(["abuse"]).run()
+    at.selectbox(key="sla").set_value("on track").run()
+    at.multiselect(key="lang").set_value(["tr"]).run()
+    assert any("No cases match these filters" in i.value for i in at.info)
+
+
+def test_case_page_shows_sla_clocks_notes_and_waiting(app_env):
+    with store.session(app_env) as s:
+        case = s.exec(select(Case).where(Case.status == "new").order_by(Case.id)).first()
+    at = run("case.py", id=str(case.id))
+    shown = [m.value for m in [*at.info, *at.warning, *at.error]]
+    assert any(v.startswith("First response") for v in shown) and any(v.startswith("Resolution") for v in shown)
+    at.text_input(key="actor").set_value("ana")
+    at.text_input(key="note_text").set_value("customer called the shop too")
+    at.button[[b.label for b in at.button].index("Add note")].click().run()
+    at.button(key="wait").click().run()
+    assert not at.exception
+    with store.session(app_env) as s:
+        events = s.exec(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).all()
+        assert s.get(Case, case.id).status == "waiting"
+    assert [(e.action, e.detail) for e in events[-2:]] == [("note", "customer called the shop too"), ("wait", None)]
+
+
+def test_case_page_links_the_authors_earlier_cases(app_env):
+    with store.session(app_env) as s:
+        c1, c2 = s.exec(select(Case).order_by(Case.id).limit(2)).all()
+        c2.platform, c2.author = c1.platform, c1.author
+        s.add(c2)
+    at = run("case.py", id=str(c1.id))
+    assert any(f"earlier case(s) from {c1.author}" in e.label for e in at.expander)
 
 
 def test_case_page_without_id_says_what_to_do(app_env):

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from dashboard import common, queries
-from repmon import cases, learning, pipeline, store
-from repmon.models import CATEGORIES
+from repmon import cases, learning, pipeline, sla, store
+from repmon.models import CATEGORIES, utcnow
 from repmon.errors import RepmonError
 
 st.title("Case")
@@ -23,7 +23,24 @@ case = detail["case"]
 st.session_state["case_id"] = case.id
 st.subheader(f"#{case.id} · {case.priority} · {case.category} · {case.status}")
 st.caption(f"{case.platform} · {case.author} · language {case.lang} · opened {common.local(case.opened_at)} · "
-           f"first response due {common.local(case.first_response_due)} · owner {case.owner or 'nobody'}")
+           f"owner {case.owner or 'nobody'}")
+first_clock, resolution_clock = sla.clocks(case, utcnow())
+c = st.columns(2)
+for col, clk in zip(c, (first_clock, resolution_clock)):
+    due = f" (due {common.local(clk.due)})" if clk.due else ""
+    text = f"{str(clk).capitalize()}{due}"
+    if clk.state in ("breached", "missed"):
+        col.error(text, icon=":material/timer_off:")
+    elif clk.state == "at_risk":
+        col.warning(text, icon=":material/timer:")
+    else:
+        col.info(text, icon=":material/schedule:")
+if case.status == "gone":
+    st.warning("The post was removed by its author: the case is closed as gone, a public reply would go nowhere.")
+if detail["earlier"]:
+    with st.expander(f"{len(detail['earlier'])} earlier case(s) from {case.author}"):
+        for e in detail["earlier"]:  # only our own values in the link text: ids, categories, statuses
+            st.markdown(f"[#{e.id} · {e.category} · {e.status} · opened {common.local(e.opened_at)}](case?id={e.id})")
 
 for mention, score in detail["posts"]:
     with st.container(border=True):
@@ -38,7 +55,10 @@ for mention, score in detail["posts"]:
 
 if st.button("Check the posts still exist", key="recheck", help="Asks the source before you reply."):
     results = {m.id: pipeline.recheck(common.cfg(), m.id) for m, _ in detail["posts"]}
-    if any(alive is False for alive in results.values()):
+    if all(alive is False for alive in results.values()):
+        cases.close_gone(db)
+        st.warning("The post has been removed at the source: the case is closed as gone.")
+    elif any(alive is False for alive in results.values()):
         st.warning("A post in this case has been removed at the source: a public reply would go nowhere.")
     elif all(alive is None for alive in results.values()):
         st.info("This source cannot be re-checked; open the original post to see it.")
@@ -52,17 +72,19 @@ st.caption(f"{len(reply)} characters" + (" — over X's 280 limit" if case.platf
 st.code(reply, language=None, wrap_lines=True)  # its copy button copies the reply as written
 
 actor = st.text_input("Your name", value=st.session_state.get("actor", ""), key="actor")
-b = st.columns(5)
+b = st.columns(6)
 action = None
 if b[0].button("Acknowledge", key="ack"):
     action = ("acknowledge", {})
 if b[1].button("Mark responded", key="respond", type="primary"):
     action = ("respond", {"text": reply})
-if b[2].button("Resolve", key="resolve"):
+if b[2].button("Waiting on customer", key="wait"):
+    action = ("wait", {})
+if b[3].button("Resolve", key="resolve"):
     action = ("resolve", {})
-if b[3].button("Assign to me", key="assign"):
+if b[4].button("Assign to me", key="assign"):
     action = ("assign", {"owner": actor or "me"})
-with b[4].popover("Dismiss"):
+with b[5].popover("Dismiss"):
     why = st.text_input("Why does it not need a response?", key="dismiss_reason")
     if st.button("Dismiss case", key="dismiss"):
         action = ("dismiss", {"text": why})
@@ -73,6 +95,12 @@ if action:
         st.error(str(exc))
     else:
         st.toast(f"Case #{case.id}: {action[0]} saved")
+        st.rerun()
+
+with st.form("note_form", clear_on_submit=True, border=False):
+    note = st.text_input("Internal note (never posted)", key="note_text")
+    if st.form_submit_button("Add note") and note.strip():
+        cases.act(db, case.id, cases.NOTE, actor or "dashboard", text=note)
         st.rerun()
 
 with st.expander("Teach the scorer"):
