@@ -61,6 +61,15 @@ class XOptions(Options):
     page_size: int = Field(100, ge=10, le=100, description="posts per request")
     max_query_length: int = Field(512, ge=1, description="the query length your X access allows")
     timeout: float = Field(30, gt=0, description="seconds per request")
+    # Posting replies (repmon.posting) needs user context: OAuth 1.0a keys of an app with
+    # "Read and write" permission and the brand account's access token made after that was set.
+    consumer_key: Optional[str] = Field(None, min_length=1, repr=False,
+                                        description='to post replies: the app\'s API key, e.g. "${X_CONSUMER_KEY}"')
+    consumer_secret: Optional[str] = Field(None, min_length=1, repr=False, description="to post replies: the API key secret")
+    access_token: Optional[str] = Field(None, min_length=1, repr=False,
+                                        description="to post replies: the brand account's access token (read and write)")
+    access_token_secret: Optional[str] = Field(None, min_length=1, repr=False,
+                                               description="to post replies: the access token secret")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ the message says what to do. The CLI prints it as one line on stderr and exits n
     │   ├── AuthError        credentials rejected
     │   ├── RateLimited      come back at `reset_at`
     │   └── TransientError   timeouts, 5xx: try again
-    └── NotifierError        an alert could not be delivered
+    ├── NotifierError        an alert could not be delivered
+    └── PostingError         a reply could not be published through a platform's API
 """
 
 from __future__ import annotations
@@ -52,3 +53,15 @@ class NotifierError(RepmonError):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+
+
+class PostingError(RepmonError):
+    """A reply was not published through the platform's API. `kind` says why: "off" (config),
+    "unsupported", "invalid" (empty), "too_long", "auth", "rate_limited" (`retry_after` seconds
+    when the platform said), "not_found" (the post is gone), "rejected", "transient" (a timeout
+    or 5xx: the reply may or may not have been published)."""
+
+    def __init__(self, message: str, kind: str = "rejected", retry_after: Optional[float] = None):
+        super().__init__(message)
+        self.kind = kind
+        self.retry_after = retry_after

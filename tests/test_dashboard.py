@@ -211,3 +211,48 @@ def test_case_recheck_button_says_what_the_source_can_tell(app_env):
     at.button(key="recheck").click().run()
     assert not at.exception
     assert "cannot be re-checked" in at.info[-1].value  # the demo source has no exists()
+
+
+def test_post_reply_publishes_through_the_x_api_and_marks_responded(tmp_path, monkeypatch):
+    import json
+
+    import responses
+
+
+    url = f"sqlite:///{tmp_path / 'post.db'}"
+    creds = {"consumer_key": "ck-XK8a2Lq9", "consumer_secret": "cs-8d7f6e5d4c3b2a19",
+             "access_token": "783214-Tk9Qw2Er4Ty6Ui8Op0", "access_token_secret": "ats-Zx1Cv3Bn5Ml7Kj9H"}
+    conf = tmp_path / "repmon.toml"
+    conf.write_text(f'[database]\nurl = "{url}"\n[[brands]]\nname = "Tidewell"\nkeywords = ["tidewell"]\n'
+                    '[replies]\npost_to_platforms = true\n[sources.xs]\nkind = "x"\nbearer_token = "AAAAbearer"\n'
+                    + "".join(f'{k} = "{v}"\n' for k, v in creds.items()))
+    monkeypatch.setenv("REPMON_CONFIG", str(conf))
+    monkeypatch.delenv("REPMON_DATABASE_URL", raising=False)
+    cfg = config.load()
+    store.migrate(url)
+    with store.session(url) as s:
+        store.sync_brands(s, cfg.brands)
+        store.upsert_mentions(s, [dict(platform="x", native_id="1790012345678901249", source="xs", lang="en",
+                                       text="@tidewell my calls keep dropping, third day in a row", author="@anapop",
+                                       created_at=utcnow(), url="https://x.com/anapop/status/1790012345678901249",
+                                       raw={"item": {"id": "1790012345678901249"}})])
+    pipeline.score_pending(cfg)
+    cases.update_cases(cfg)
+    with store.session(url) as s:
+        case = s.exec(select(Case)).one()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    with responses.RequestsMock() as rsps:
+        rsps.post("https://api.twitter.com/2/tweets", status=201,
+                  json={"data": {"id": "1790099999999999999", "text": "…",
+                                 "edit_history_tweet_ids": ["1790099999999999999"]}})
+        at = run("case.py", id=str(case.id))
+        at.button(key="publish").click().run()
+        assert not at.exception
+        body = json.loads(rsps.calls[0].request.body)
+    assert body["reply"] == {"in_reply_to_tweet_id": "1790012345678901249"} and body["text"] == case.suggested_reply
+    with store.session(url) as s:
+        after = s.get(Case, case.id)
+        notes = s.exec(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action == "note")).all()
+    assert after.status == "responded" and after.final_reply == case.suggested_reply
+    assert "1790099999999999999" in notes[-1].detail

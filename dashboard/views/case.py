@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import common, queries
-from repmon import cases, learning, pipeline, sla, store
+from repmon import cases, learning, pipeline, posting, sla, store
 from repmon.models import CATEGORIES, utcnow
 from repmon.errors import RepmonError
 
@@ -70,6 +70,26 @@ reply = st.text_area("Suggested reply (edit before sending)", value=case.final_r
                      height=140, key=f"reply_{case.id}")
 st.caption(f"{len(reply)} characters" + (" — over X's 280 limit" if case.platform == "x" and len(reply) > 280 else ""))
 st.code(reply, language=None, wrap_lines=True)  # its copy button copies the reply as written
+
+first_post = detail["posts"][0][0]
+allowed, why_not = posting.can_post(common.cfg(), first_post)
+if allowed:
+    with st.popover("Post reply", icon=":material/send:"):
+        st.caption(f"Publishes the reply above on {first_post.platform} as the brand, in reply to the post. "
+                   "Nothing is posted without this click.")
+        if st.button("Publish now", key="publish", type="primary"):
+            try:
+                posted = posting.post_reply(common.cfg(), first_post, reply)
+            except RepmonError as exc:
+                st.error(str(exc))
+            else:
+                cases.act(db, case.id, "respond", st.session_state.get("actor") or "dashboard", text=reply)
+                where = posted.url or posted.native_id
+                cases.act(db, case.id, cases.NOTE, "repmon", text=f"posted on {posted.platform}: {where}")
+                st.toast("Reply published and the case marked responded")
+                st.rerun()
+else:
+    st.caption(f"Reply on the platform itself, then mark the case responded. ({why_not})")
 
 actor = st.text_input("Your name", value=st.session_state.get("actor", ""), key="actor")
 b = st.columns(6)
