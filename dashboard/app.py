@@ -12,6 +12,7 @@ pages = {
         st.Page(VIEWS / "queue.py", title="Case queue", icon=":material/inbox:", url_path="queue"),
         st.Page(VIEWS / "case.py", title="Case", icon=":material/forum:", url_path="case"),
     ],
+    "Insights": [st.Page(VIEWS / "themes.py", title="Themes", icon=":material/category:", url_path="themes")],
     "System": [st.Page(VIEWS / "sources.py", title="Sources", icon=":material/sensors:", url_path="sources")],
 }
 st.navigation(pages).run()

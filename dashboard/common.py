@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard import queries
 from repmon import config as config_mod
 from repmon import store
+from repmon.themes import weekly_themes
 
 VIEWS = Path(__file__).parent / "views"
 TTL = 30  # seconds: new mentions show up within half a minute without hammering the database
@@ -67,6 +68,11 @@ def brands(db: str):
 @st.cache_data(ttl=TTL, show_spinner=False)
 def data_range(db: str):
     return queries.data_range(db)
+
+
+@st.cache_data(ttl=60, show_spinner=False)  # grouping a week in Python costs more than a count: cache longer
+def themes(db: str, week: str, brand_id: Optional[int]):
+    return weekly_themes(db, week, brand_id, limit=20)
 
 
 def brand_picker() -> Optional[int]:
