@@ -17,6 +17,7 @@ from repmon import store
 from repmon.config import Config
 from repmon.errors import RepmonError
 from repmon.models import Case, Mention, Score, utcnow
+from repmon.themes import weekly_themes
 
 
 @dataclass
@@ -33,6 +34,7 @@ class WeeklyData:
     by_lang: pd.DataFrame
     cases: dict = field(default_factory=dict)
     top_negative: list = field(default_factory=list)
+    themes: list = field(default_factory=list)  # repmon.themes.Theme, most posts first
 
 
 def week_bounds(week: Optional[str], today: Optional[date] = None) -> tuple[str, datetime, datetime]:
@@ -87,6 +89,7 @@ def build(cfg: Config, week: Optional[str] = None, brand: Optional[str] = None) 
         by_source=queries.breakdown(url, "source", brand_id, start, end),
         by_lang=queries.breakdown(url, "lang", brand_id, start, end),
         cases=case_counts, top_negative=[(m.author, m.author_reach, m.platform, m.text) for m, _ in top],
+        themes=weekly_themes(url, label, brand_id, limit=8),
     )
 
 
@@ -100,6 +103,10 @@ def render_html(d: WeeklyData) -> str:
     rows = "".join(
         f"<tr><td>{e(a)}</td><td>{r:,}</td><td>{e(p)}</td><td>{e(t)}</td></tr>" for a, r, p, t in d.top_negative
     ) or "<tr><td colspan=4>No negative posts this week.</td></tr>"
+    themes = "".join(
+        f"<tr><td>{e(t.label)}</td><td>{t.count}</td><td>{' / '.join(map(str, t.previous))}</td><td>{t.trend}</td>"
+        f"<td>{e(t.examples[0].text) if t.examples else ''}</td></tr>" for t in d.themes
+    ) or "<tr><td colspan=5>No complaints this week.</td></tr>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(d.brand)} reputation {d.week}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .6em;text-align:left}}</style>
@@ -115,6 +122,8 @@ def render_html(d: WeeklyData) -> str:
 <tr><th>Cases opened / responded / resolved</th>
 <td id="cases">{d.cases['opened']} / {d.cases['responded']} / {d.cases['resolved']}</td><td></td></tr>
 </table>
+<h2>Recurring complaint themes</h2>
+<table id="themes"><tr><th>Theme</th><th>Posts</th><th>Previous weeks</th><th>Trend</th><th>Example</th></tr>{themes}</table>
 <h2>By source</h2>{d.by_source.to_html(index=False)}
 <h2>By language</h2>{d.by_lang.to_html(index=False)}
 <h2>Most-reached negative posts</h2>

@@ -140,6 +140,7 @@ def test_report_writes_html(tmp_path, toml):
     assert r.exit_code == 0, r.output
     html = out.read_text()
     assert "weekly reputation report" in html and "By language" in html
+    assert "Recurring complaint themes" in html and 'id="themes"' in html and "No complaints this week" not in html
     bad = invoke("--config", path, "report", "--week", "last")
     assert bad.exit_code == 1 and "expected an ISO week" in bad.output
 
