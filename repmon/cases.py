@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from alerts import outbox
-from repmon import replies, sla, store
+from repmon import generator, sla, store
 from repmon.config import Config
 from repmon.errors import RepmonError
 from repmon.models import (
@@ -122,7 +122,13 @@ def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) 
     case.suggested_reply = _suggest(cfg, case, mention, brand)
     s.add(CaseMention(case_id=case.id, mention_id=mention.id))
     s.add(CaseEvent(case_id=case.id, action="opened", detail=", ".join(score.reasons)))
-    if cfg.cases.round_robin:
+    if case.category == "abuse" or case.priority == "critical":
+        # Playbook rule 10: abuse, threats and legal/press risk go to a person, and the
+        # suggested reply is the calm boundary one (replies.py), conceding nothing.
+        case.owner = cfg.cases.escalate_to or case.owner
+        s.add(CaseEvent(case_id=case.id, action="escalate",
+                        detail=f"{case.category}/{case.priority}" + (f": to {case.owner}" if case.owner else "")))
+    if cfg.cases.round_robin and case.owner is None:
         case.owner = _next_assignee(s, cfg.cases.assignees, case.id)
         s.add(CaseEvent(case_id=case.id, action="assign", detail=f"owner={case.owner} (round robin)"))
     outbox.enqueue_case_opened(s, cfg, case, mention, score)
@@ -169,11 +175,14 @@ def check_slas(cfg: Config) -> int:
 
 
 def _suggest(cfg: Config, case: Case, mention: Mention, brand: str) -> str:
-    suggestion = replies.suggest(
+    """The suggested reply's text; records on the case where it came from."""
+    suggestion = generator.suggest_with_generator(
+        cfg.replies.generator,  # off by default: then exactly replies.suggest()
         post_text=mention.text, lang=case.lang, category=case.category, platform=case.platform,
         author=mention.author, brand=brand, priority=case.priority,
         policy=cfg.policy.model_dump(), seed=zlib.crc32(mention.native_id.encode()),
     )
+    case.suggestion_source = suggestion.template_id
     if suggestion.violations:
         log.warning("case=%s suggested reply breaks the playbook: %s", case.id, suggestion.violations)
     return suggestion.text

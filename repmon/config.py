@@ -125,6 +125,7 @@ class CasesConfig(_Section):
     business_hours: BusinessHoursConfig = Field(default_factory=BusinessHoursConfig)
     assignees: list[str] = Field(default_factory=list, description="who new cases can be assigned to")
     round_robin: bool = Field(False, description="assign each new case to the next of `assignees`")
+    escalate_to: Optional[str] = Field(None, description="who owns abuse, threat and critical cases")
 
     @model_validator(mode="after")
     def _round_robin_needs_people(self):

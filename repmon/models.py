@@ -163,6 +163,7 @@ class Case(SQLModel, table=True):
     resolution_due: Optional[datetime] = _time(default=None)
     resolved_at: Optional[datetime] = _time(default=None)
     suggested_reply: str = ""
+    suggestion_source: Optional[str] = Field(default=None, max_length=40)  # template id, or "generator"
     final_reply: Optional[str] = None
     dismiss_reason: Optional[str] = None
 

@@ -37,8 +37,12 @@ REVIEW_PLATFORMS = frozenset({"google_play", "app_store", "trustpilot"})
 SHORT_PLATFORMS = frozenset({"x", "twitter"})
 COMPLAINT_CATEGORIES = frozenset(CATEGORIES) - {"praise"}
 
-_HANDLE_OR_URL = re.compile(r"@[\w.@-]+|https?://\S+")
+# Handles (@x, @x@server, Reddit's u/x) are names, not words: "@refund_queen" offers nothing
+# and "u/phone_guy" asks for no phone number.
+_HANDLE = re.compile(r"@[\w.@-]+|(?<!\w)u/[\w-]+")
+_HANDLE_OR_URL = re.compile(rf"{_HANDLE.pattern}|https?://\S+")
 _SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+|\n+")
+_SENTENCE_STOP = re.compile(r"(?<=[.!?؟])\s+")
 _ARABIC_LETTER = re.compile(r"(?=[^\W\d_])[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _WORD = re.compile(r"[^\W\d_]+")
 _WORD_CHAR = re.compile(r"[^\W\d_]")
@@ -52,7 +56,9 @@ _FOLD_RE = re.compile("|".join(_FOLD))
 class Suggestion:
     text: str
     lang: str  # language actually used (falls back to "en" when no templates for the post's language)
-    template_id: str  # e.g. "es/billing/2": language / category / 1-based variant in the TOML list
+    # e.g. "es/billing/2": language / category / 1-based variant in the TOML list; "generator"
+    # for a model's draft that passed check() (repmon/generator.py)
+    template_id: str
     violations: list[str]
 
 
@@ -67,20 +73,25 @@ def suggest(*, post_text: str, lang: str, category: str, platform: str, author: 
 
     `seed` picks the variant so replies don't read copy-paste. If no variant passes the
     checker, the seed's variant comes back with its violations for the editor to fix.
-    Besides check()'s findings, `violations` may hold "offers_disallowed_<remedy>" when a
-    template offers something the policy does not allow.
     """
     lang = resolve_lang(lang)
     data = _data(lang)
-    category = category if category in CATEGORIES else "other"
-    # Rule 10: a threat gets the boundary reply whatever the scorer called the post.
+    category = topic = category if category in CATEGORIES else "other"
+    # Rule 10: a threat gets the boundary reply whatever the scorer called the post. The reply
+    # still names the problem and restates its normal path (the contact remedy), conceding nothing.
     if category in COMPLAINT_CATEGORIES and _cue_match(lang, "threat", post_text):
         category = "abuse"
     allowed = allowed_remedies(policy)
-    remedy = next((r for r in REMEDY_ORDER.get(category, ()) if r in allowed), "contact")
-    phrases = data["remedy"].get(category, {})
+    order = () if category == "abuse" else REMEDY_ORDER.get(topic, ())
+    remedy = next((r for r in order if r in allowed), "contact")
+    phrases = data["remedy"].get(topic, {})
+    # Rules 8-9: asked for a remedy the policy does not allow, the reply says no to the request,
+    # with the reason, and still offers what is possible.
+    asked = category in COMPLAINT_CATEGORIES and any(
+        r not in allowed and _cue_match(lang, ("asks", r), post_text) for r in OFFERS)
+    decline = data.get("decline", {}).get("text", "") if asked else ""
     fields = {
-        "problem": _problem(data, category, post_text),
+        "problem": _problem(data, topic, post_text),
         "remedy": phrases.get(remedy) or phrases.get("contact") or data["remedy"]["default"]["contact"],
         "expectation": data["expectation"].get(priority if priority in PRIORITIES else "medium"),
         "brand": brand,
@@ -96,37 +107,42 @@ def suggest(*, post_text: str, lang: str, category: str, platform: str, author: 
     variants = [(i, t) for i, t in enumerate(data["templates"][category], 1)
                 if t.get("requires", "contact") in allowed]
     tried: list[Suggestion] = []
-    # Start at the seed and rotate, so the first variant that passes the checker is used.
-    for step in range(len(variants)):
-        index, template = variants[(seed + step) % len(variants)]
-        template_id = f"{lang}/{category}/{index}"
-        text = prefix + _render(template["text"], fields, template_id)
-        if signoff and len(text + signoff) <= char_limit(platform):
-            text += signoff
-        problems = check(text, lang=lang, category=category, platform=platform, post_text=post_text)
-        problems += [f"offers_disallowed_{r}" for r in OFFERS
-                     if r not in allowed and _cue_match(lang, ("offers", r), text)]
-        suggestion = Suggestion(text=text, lang=lang, template_id=template_id, violations=problems)
-        if not problems:
-            return suggestion
-        tried.append(suggestion)
+    # Start at the seed and rotate, so the first variant that passes the checker is used; a
+    # decline that fits no variant (X's 280 characters) is dropped before the checks are.
+    for extra in dict.fromkeys((decline, "")):
+        for step in range(len(variants)):
+            index, template = variants[(seed + step) % len(variants)]
+            template_id = f"{lang}/{category}/{index}"
+            text = prefix + _after_acknowledgement(lang, _render(template["text"], fields, template_id), extra)
+            if signoff and len(text + signoff) <= char_limit(platform):
+                text += signoff
+            problems = check(text, lang=lang, category=category, platform=platform, post_text=post_text,
+                             policy=policy or {})
+            suggestion = Suggestion(text=text, lang=lang, template_id=template_id, violations=problems)
+            if not problems:
+                return suggestion
+            tried.append(suggestion)
     return tried[0]
 
 
-def check(reply: str, *, lang: str, category: str, platform: str, post_text: str = "") -> list[str]:
+def check(reply: str, *, lang: str, category: str, platform: str, post_text: str = "",
+          policy: dict | None = None) -> list[str]:
     """Return playbook violations (empty list = passes).
 
     Personal data rule: a sentence that mentions an order number, address, phone, card,
     password... must also name a private channel (DM, private message, email us) in that
     same sentence; otherwise it counts as asking for the data in public.
+    Abuse, or a threat in a complaint, needs the boundary reply: no offer, a person takes over.
+    With `policy` given, an offer it does not allow is "offers_disallowed_<remedy>" (rule 10:
+    never promise what policy does not allow); a "no" should avoid the offer words.
     A language without a data file is checked with the English cues, minus the language test.
     """
     known = resolve_lang(lang) == _base(lang)
     lang = resolve_lang(lang)
     category = category if category in CATEGORIES else "other"
     complaint = category in COMPLAINT_CATEGORIES
-    text = _norm(reply)
-    threat = category == "abuse" or _cue_match(lang, "threat", post_text)
+    text = _norm(_HANDLE.sub(" ", reply))
+    threat = category == "abuse" or (complaint and _cue_match(lang, "threat", post_text))
     rules = (
         ("wrong_language", known and _wrong_language(reply, lang)),
         ("no_acknowledgement", complaint and not _has(lang, "acknowledgement", text)),
@@ -138,8 +154,20 @@ def check(reply: str, *, lang: str, category: str, platform: str, post_text: str
         ("too_long", len(reply) > char_limit(platform)),
         ("shouting", _shouting(reply)),
         ("concedes_to_threat", threat and any(_has(lang, ("offers", r), text) for r in OFFERS)),
+        ("no_escalation", threat and not _has(lang, "escalation", text)),
     )
-    return [name for name, broken in rules if broken]
+    found = [name for name, broken in rules if broken]
+    if policy is not None:
+        allowed = allowed_remedies(policy)
+        found += [f"offers_disallowed_{r}" for r in OFFERS if r not in allowed and _has(lang, ("offers", r), text)]
+    return found
+
+
+def hints(*, post_text: str, lang: str, category: str, priority: str = "medium") -> dict[str, str]:
+    """The problem and answer-time phrases a template would use (for a reply generator's prompt)."""
+    data = _data(resolve_lang(lang))
+    return {"problem": _problem(data, category if category in CATEGORIES else "other", post_text),
+            "expectation": data["expectation"][priority if priority in PRIORITIES else "medium"]}
 
 
 def allowed_remedies(policy: dict | None) -> frozenset[str]:
@@ -174,7 +202,8 @@ def _data(lang: str) -> dict:
     missing += [f"expectation.{p}" for p in PRIORITIES if p not in data.get("expectation", {})]
     present = {"meta": "meta" in data, "checker": "checker" in data,
                "problem.other": "other" in data.get("problem", {}),
-               "remedy.default.contact": "contact" in data.get("remedy", {}).get("default", {})}
+               "remedy.default.contact": "contact" in data.get("remedy", {}).get("default", {}),
+               "checker.escalation": bool(data.get("checker", {}).get("escalation"))}
     missing += [key for key, ok in present.items() if not ok]
     if missing:
         raise ConfigError(f"reply data {path}: missing {', '.join(missing)}")
@@ -218,6 +247,15 @@ def _problem(data: dict, category: str, post_text: str) -> str:
         if re.search(rf"(?<!\w){re.escape(_norm(cue))}", post):
             return phrase
     return data["problem"].get(category) or data["problem"]["other"]
+
+
+def _after_acknowledgement(lang: str, text: str, sentence: str) -> str:
+    """`text` with `sentence` put right after its first acknowledging sentence (empathy first)."""
+    if not sentence:
+        return text
+    parts = _SENTENCE_STOP.split(text)
+    at = next((i for i, part in enumerate(parts) if _cue_match(lang, "acknowledgement", part)), 0)
+    return " ".join([*parts[:at + 1], sentence, *parts[at + 1:]])
 
 
 def _render(template: str, fields: dict, template_id: str) -> str:

@@ -203,3 +203,16 @@ def test_removed_mentions_keep_their_text(cfg):
     with store.session(url) as s:
         m = s.exec(select(Mention).where(Mention.native_id == "t1")).one()
     assert m.deleted_at is not None and m.text == "@acme the router is broken again"
+
+
+def test_abuse_and_critical_cases_are_escalated(db_url):
+    cfg = config.parse({"database": {"url": db_url}, "cases": {"escalate_to": "lead", "assignees": ["ana"],
+                                                               "round_robin": True}}, "test")
+    add(db_url, ("e1", "eve", "@acme refund me now or I will find you and make you pay"),
+        ("e2", "fay", "@acme my parcel never arrived, still waiting"))
+    threat, plain = process(cfg)
+    with store.session(db_url) as s:
+        escalated = s.exec(select(CaseEvent.case_id).where(CaseEvent.action == "escalate")).all()
+    assert (threat.priority, threat.owner, plain.owner) == ("critical", "lead", "ana")
+    assert escalated == [threat.id]
+    assert threat.suggestion_source and threat.suggestion_source.startswith("en/")

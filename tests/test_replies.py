@@ -131,7 +131,7 @@ def test_checker_sees_a_threat_in_the_post_even_when_the_category_is_not_abuse()
     reply = "Hi, we're sorry. We'll refund you right away; DM us and we'll reply within the hour."
     assert check(reply, lang="en", category="billing", platform="x") == []
     assert check(reply, lang="en", category="billing", platform="x",
-                 post_text=THREATS["en"]) == ["concedes_to_threat"]
+                 post_text=THREATS["en"]) == ["concedes_to_threat", "no_escalation"]
 
 
 def test_praise_with_words_that_look_like_a_threat_still_gets_a_thank_you():

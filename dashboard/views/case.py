@@ -68,7 +68,9 @@ if st.button("Check the posts still exist", key="recheck", help="Asks the source
 st.subheader("Reply")
 reply = st.text_area("Suggested reply (edit before sending)", value=case.final_reply or case.suggested_reply,
                      height=140, key=f"reply_{case.id}")
-st.caption(f"{len(reply)} characters" + (" — over X's 280 limit" if case.platform == "x" and len(reply) > 280 else ""))
+source = "the configured model" if case.suggestion_source == "generator" else f"template {case.suggestion_source or '?'}"
+over = " — over X's 280 limit" if case.platform == "x" and len(reply) > 280 else ""
+st.caption(f"Drafted by {source}, checked against the playbook. {len(reply)} characters{over}")
 st.code(reply, language=None, wrap_lines=True)  # its copy button copies the reply as written
 
 first_post = detail["posts"][0][0]

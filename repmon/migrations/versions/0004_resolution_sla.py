@@ -1,4 +1,4 @@
-"""resolution sla
+"""resolution sla, suggestion source
 
 Revision ID: 0004
 Revises: 0003
@@ -17,8 +17,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.add_column(sa.Column('resolution_due', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('suggestion_source', sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('case', schema=None) as batch_op:
+        batch_op.drop_column('suggestion_source')
         batch_op.drop_column('resolution_due')
