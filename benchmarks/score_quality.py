@@ -53,10 +53,44 @@ def measure(gold: list[dict], out) -> dict:
     return res
 
 
+# Demo scenarios that need a public answer (repmon/demo.py labels every post it writes).
+DEMO_NEEDS = frozenset({"abuse", "account", "billing", "defect", "delivery", "legal", "outage", "sarcasm",
+                        "service", "threat", "question"})
+
+
+def demo_scenarios() -> None:
+    """Needs-response on the demo posts (project-written, a telecom brand, 8 languages): each
+    post's scenario says whether it needs an answer (complaint, question, threat) or not
+    (praise, neutral, competitor, spam, the brand's own replies). Not used in training."""
+    from datetime import datetime, timezone
+
+    from repmon import demo
+
+    items = demo.generate(datetime(2026, 11, 23, tzinfo=timezone.utc))
+    terms = (demo.BRAND["name"], *demo.BRAND.get("keywords", []), *demo.BRAND.get("handles", []))
+    posts = [Post(id=str(i), text=m["text"], lang=m.get("lang"), rating=m.get("rating"), platform=m["platform"],
+                  is_own=m.get("is_own", False), brand_terms=tuple(terms),
+                  competitor_terms=tuple(demo.BRAND.get("competitors", [])))
+             for i, m in enumerate(items)]
+    gold = [m["raw"]["scenario"] in DEMO_NEEDS for m in items]
+    print(f"demo scenarios: {len(posts):,} posts (needs a response: {sum(gold):,})")
+    print(f"{'scorer':<8} {'precision':>9} {'recall':>7} {'F1':>6}")
+    for name in SCORERS:
+        out = get_scorer(name).score(posts)
+        tp = sum(a.needs_response and g for a, g in zip(out, gold))
+        fp = sum(a.needs_response and not g for a, g in zip(out, gold))
+        fn = sum(g and not a.needs_response for a, g in zip(out, gold))
+        p, r, f = f1(tp, fp, fn)
+        print(f"{name:<8} {p:>9.3f} {r:>7.3f} {f:>6.3f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="*")
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo scenarios")
     a = ap.parse_args(argv)
+    if not a.no_demo:
+        demo_scenarios()
     files = [Path(f) for f in a.files] or [SHARED / f for f in DEFAULT_FILES if (SHARED / f).is_file()]
     if not files:
         print(f"no labelled files given and none found in {SHARED}", file=sys.stderr)
