@@ -181,6 +181,7 @@ def _suggest(cfg: Config, case: Case, mention: Mention, brand: str) -> str:
         post_text=mention.text, lang=case.lang, category=case.category, platform=case.platform,
         author=mention.author, brand=brand, priority=case.priority,
         policy=cfg.policy.model_dump(), seed=zlib.crc32(mention.native_id.encode()),
+        templates_dir=cfg.replies.templates_dir,
     )
     case.suggestion_source = suggestion.template_id
     if suggestion.violations:

@@ -152,7 +152,16 @@ class GeneratorConfig(_Section):
 
 
 class RepliesConfig(_Section):
+    templates_dir: Optional[str] = Field(
+        None, description="a folder of <lang>.toml (and <brand>/<lang>.toml) with the team's own reply wording")
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _folder_exists(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not Path(v).is_dir():
+            raise ValueError(f"no folder at {v!r}; create it or remove the key")
+        return v
     post_to_platforms: bool = Field(False, description="allow 'Post reply' to publish through the source's API")
 
 

@@ -71,7 +71,8 @@ def draft(cfg: GeneratorConfig, *, post_text: str, lang: str, category: str, pla
 
 def suggest_with_generator(cfg: GeneratorConfig | None, *, post_text: str, lang: str, category: str,
                            platform: str, author: str = "", brand: str = "", priority: str = "medium",
-                           policy: dict | None = None, seed: int = 0) -> replies.Suggestion:
+                           policy: dict | None = None, seed: int = 0,
+                           templates_dir: str | None = None) -> replies.Suggestion:
     """The generator's draft when it is enabled and passes the checks, else the template's.
 
     A generated reply has template_id "generator"; otherwise the template's id tells which
@@ -79,7 +80,8 @@ def suggest_with_generator(cfg: GeneratorConfig | None, *, post_text: str, lang:
     settled on (so a threat gets the boundary reply) and checked exactly like a template.
     """
     template = replies.suggest(post_text=post_text, lang=lang, category=category, platform=platform,
-                               author=author, brand=brand, priority=priority, policy=policy, seed=seed)
+                               author=author, brand=brand, priority=priority, policy=policy, seed=seed,
+                               templates_dir=templates_dir)
     if cfg is None or not cfg.enabled:
         return template
     used_lang, used_category, _ = template.template_id.split("/")

@@ -15,6 +15,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from importlib.resources import files
 
 from repmon.errors import ConfigError
@@ -68,14 +69,15 @@ def char_limit(platform: str) -> int:
 
 def suggest(*, post_text: str, lang: str, category: str, platform: str, author: str = "",
             brand: str = "", priority: str = "medium", policy: dict | None = None,
-            seed: int = 0) -> Suggestion:
+            seed: int = 0, templates_dir: str | None = None) -> Suggestion:
     """A draft public reply for a post, in its language, within what `policy` allows.
 
     `seed` picks the variant so replies don't read copy-paste. If no variant passes the
     checker, the seed's variant comes back with its violations for the editor to fix.
+    `templates_dir` holds the team's own wording (see `wording`).
     """
     lang = resolve_lang(lang)
-    data = _data(lang)
+    data = wording(lang, templates_dir, brand) if templates_dir else _data(lang)
     category = topic = category if category in CATEGORIES else "other"
     # Rule 10: a threat gets the boundary reply whatever the scorer called the post. The reply
     # still names the problem and restates its normal path (the contact remedy), conceding nothing.
@@ -188,6 +190,42 @@ def resolve_lang(lang: str) -> str:
 
 def _base(lang: str) -> str:
     return re.split(r"[-_]", (lang or "").strip().lower())[0]
+
+
+WORDING_SECTIONS = ("templates", "problem", "remedy", "expectation", "decline", "meta")
+
+
+@cache
+def wording(lang: str, folder: str, brand: str = "") -> dict:
+    """The shipped data for `lang` with the team's wording laid over it: `<folder>/<lang>.toml`,
+    then `<folder>/<brand>/<lang>.toml` (brand name lower-cased, spaces as dashes). Only the
+    wording sections (templates, problem, remedy, expectation, decline, meta) can be
+    replaced; a category's template list replaces the shipped list. The checker's cue lists
+    stay the project's, so an edited template is held to the same playbook."""
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in _data(lang).items()}
+    base = Path(folder)
+    paths = [base / f"{lang}.toml"]
+    if brand.strip():
+        paths.append(base / brand.strip().lower().replace(" ", "-") / f"{lang}.toml")
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            extra = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"reply templates {path}: {exc}; fix the TOML syntax") from exc
+        unknown = sorted(set(extra) - set(WORDING_SECTIONS))
+        if unknown:
+            raise ConfigError(f"reply templates {path}: unknown section(s) {', '.join(unknown)}; "
+                              f"expected {', '.join(WORDING_SECTIONS)}")
+        for section, values in extra.items():
+            merged = dict(data.get(section, {}))
+            merged.update(values)
+            data[section] = merged
+    for category, variants in data["templates"].items():
+        if not variants or not all(isinstance(v, dict) and v.get("text") for v in variants):
+            raise ConfigError(f"reply templates for {lang}: templates.{category} needs variants with a text")
+    return data
 
 
 @cache

@@ -107,3 +107,9 @@ def test_every_commented_source_example_validates(monkeypatch):
     cfg = config.parse({"sources": sources}, "example")
     for name, src in cfg.sources.items():
         collector_class(src.kind).from_config(name, src.model_dump(), cfg.brand(src.brand))
+
+
+def test_templates_dir_must_exist(tmp_path):
+    with pytest.raises(ConfigError, match="replies.templates_dir: .*no folder at"):
+        config.parse({"replies": {"templates_dir": str(tmp_path / "nope")}}, "test")
+    assert config.parse({"replies": {"templates_dir": str(tmp_path)}}, "test").replies.templates_dir == str(tmp_path)

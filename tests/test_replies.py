@@ -239,3 +239,24 @@ def test_a_bad_placeholder_in_a_template_names_the_template():
 
     with pytest.raises(ConfigError, match="en/billing/9"):
         _render("Hi {nmae}", {}, "en/billing/9")
+
+
+def test_team_wording_overrides_per_language_and_brand(tmp_path):
+    from repmon import replies
+
+    (tmp_path / "en.toml").write_text(
+        '[templates]\ndelivery = [{ text = "Hi, sorry your parcel is late. Please DM us and we\'ll chase it with you. '
+        'We\'ll reply {expectation}." }]\n', encoding="utf-8")
+    (tmp_path / "acme-mobile").mkdir()
+    (tmp_path / "acme-mobile" / "en.toml").write_text(
+        '[expectation]\nmedium = "before 6 pm today"\n', encoding="utf-8")
+    kw = dict(post_text="my parcel never arrived", lang="en", category="delivery", platform="x", author="@jo")
+    general = replies.suggest(**kw, templates_dir=str(tmp_path))
+    branded = replies.suggest(**kw, brand="Acme Mobile", templates_dir=str(tmp_path))
+    shipped = replies.suggest(**kw)
+    assert general.text.startswith("@jo Hi, sorry your parcel is late") and general.violations == []
+    assert "before 6 pm today" in branded.text and "before 6 pm today" not in general.text
+    assert "sorry your parcel is late" not in shipped.text
+    (tmp_path / "de.toml").write_text("[checker]\nblame = []\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown section"):
+        replies.suggest(**{**kw, "lang": "de"}, templates_dir=str(tmp_path))
