@@ -91,7 +91,9 @@ def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) 
         .where(
             Case.brand_id == mention.brand_id, Case.platform == mention.platform,
             Case.author == mention.author, Case.status.in_(OPEN_STATUSES),
-            Case.last_post_at >= mention.created_at - window,
+            # the same conversation, however long it ran, or a new post within the window
+            sa.or_(Case.last_post_at >= mention.created_at - window,
+                   Case.thread_key == f"{mention.platform}:{mention.thread_id or mention.native_id}"),
         )
         .order_by(Case.last_post_at.desc())
     ).first() if mention.author else None

@@ -216,3 +216,19 @@ def test_abuse_and_critical_cases_are_escalated(db_url):
     assert (threat.priority, threat.owner, plain.owner) == ("critical", "lead", "ana")
     assert escalated == [threat.id]
     assert threat.suggestion_source and threat.suggestion_source.startswith("en/")
+
+
+def test_same_thread_joins_the_case_even_after_the_window(db_url):
+    cfg = config.parse({"database": {"url": db_url}, "cases": {"join_window_hours": 1}}, "test")
+    rows = [dict(platform="x", native_id="th1", thread_id="th1", text="@acme my order never arrived", author="lee",
+                 source="test", lang="en", created_at=utcnow() - timedelta(hours=30)),
+            dict(platform="x", native_id="th2", thread_id="th1", parent_id="th1", author="lee", source="test",
+                 lang="en", text="@acme still nothing, a day later. terrible", created_at=utcnow() - timedelta(hours=2)),
+            dict(platform="x", native_id="other", thread_id="other", author="lee", source="test", lang="en",
+                 text="@acme and now the app crashes too, useless", created_at=utcnow())]
+    with store.session(db_url) as s:
+        store.upsert_mentions(s, rows)
+    found = process(cfg)
+    with store.session(db_url) as s:
+        sizes = sorted(len(s.exec(select(CaseMention).where(CaseMention.case_id == c.id)).all()) for c in found)
+    assert sizes == [1, 2]  # the thread's two posts together; the unrelated post 2 h later on its own
