@@ -160,19 +160,25 @@ def close_gone(url: str) -> int:
 
 
 def check_slas(cfg: Config) -> int:
-    """Queue an alert when an open case's first response is at risk or breached (one per case,
-    clock and state: the outbox key makes a repeat impossible)."""
+    """Queue an alert when a clock of an open case is at risk or breached: the first response
+    while nobody has answered, the resolution until the case is resolved. One alert per case,
+    clock and state: the outbox key makes a repeat impossible."""
     now = utcnow()
     soon = now + timedelta(hours=24)
+    recent = Case.last_post_at >= now - timedelta(hours=cfg.alerts.max_age_hours)
     queued = 0
     with store.session(cfg.database.url) as s:
-        q = (select(Case).where(Case.status.in_(("new", "acknowledged")), Case.first_response_at.is_(None),
-                                Case.first_response_due.is_not(None), Case.first_response_due <= soon,
-                                Case.last_post_at >= now - timedelta(hours=cfg.alerts.max_age_hours)))
-        for case in s.exec(q).all():
-            first, _ = sla.clocks(case, now)
-            if first.state in ("at_risk", "breached"):
-                queued += outbox.enqueue_sla(s, cfg, case, first)
+        unanswered = select(Case).where(
+            Case.status.in_(("new", "acknowledged")), Case.first_response_at.is_(None),
+            Case.first_response_due.is_not(None), Case.first_response_due <= soon, recent)
+        unresolved = select(Case).where(
+            Case.status.in_((*OPEN_STATUSES, "responded")), Case.resolved_at.is_(None),
+            Case.resolution_due.is_not(None), Case.resolution_due <= soon, recent)
+        for which, q in ((0, unanswered), (1, unresolved)):
+            for case in s.exec(q).all():
+                clock = sla.clocks(case, now)[which]
+                if clock.state in ("at_risk", "breached"):
+                    queued += outbox.enqueue_sla(s, cfg, case, clock)
     return queued
 
 

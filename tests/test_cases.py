@@ -232,3 +232,22 @@ def test_same_thread_joins_the_case_even_after_the_window(db_url):
     with store.session(db_url) as s:
         sizes = sorted(len(s.exec(select(CaseMention).where(CaseMention.case_id == c.id)).all()) for c in found)
     assert sizes == [1, 2]  # the thread's two posts together; the unrelated post 2 h later on its own
+
+
+def test_resolution_clock_alerts_after_the_first_response(db_url):
+    cfg = config.parse({"database": {"url": db_url},
+                        "alerts": {"min_priority": "medium",
+                                   "slack": [{"name": "oncall", "webhook_url": "http://127.0.0.1:9/hook"}]}}, "test")
+    add(db_url, ("v1", "val", "@acme my order never arrived, nobody answers"))
+    (case,) = process(cfg)
+    cases.act(db_url, case.id, "respond", "ana", text="Sorry! Please DM us the details and we'll sort it today.")
+    with store.session(db_url) as s:
+        c = s.get(Case, case.id)
+        c.resolution_due = utcnow() - timedelta(minutes=5)
+        s.add(c)
+    assert cases.check_slas(cfg) == 1
+    with store.session(db_url) as s:
+        (alert,) = s.exec(select(AlertOutbox).where(AlertOutbox.kind == "sla_breached")).all()
+    assert alert.key.startswith(f"sla_breached:resolution:{case.id}:") and "resolution overdue" in alert.payload["text"]
+    cases.act(db_url, case.id, "resolve", "ana")
+    assert cases.check_slas(cfg) == 0
