@@ -75,6 +75,16 @@ def themes(db: str, week: str, brand_id: Optional[int]):
     return weekly_themes(db, week, brand_id, limit=20)
 
 
+def data_range_or_stop(db: str):
+    """(first, last) mention time; with no mentions at all, say how to get some and stop the page."""
+    lo, hi = data_range(db)
+    if lo is None:
+        st.info("No mentions yet. Load the demo with `repmon demo`, or configure a source under "
+                "[sources] in repmon.toml and run `repmon collect`.")
+        st.stop()
+    return lo, hi
+
+
 def brand_picker() -> Optional[int]:
     df = brands(url())
     if df.empty:

@@ -13,11 +13,9 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from dashboard import queries
-from repmon import store
+from repmon import store, themes
 from repmon.config import Config
-from repmon.errors import RepmonError
 from repmon.models import Case, Mention, Score, utcnow
-from repmon.themes import weekly_themes
 
 
 @dataclass
@@ -40,17 +38,9 @@ class WeeklyData:
 def week_bounds(week: Optional[str], today: Optional[date] = None) -> tuple[str, datetime, datetime]:
     """ISO week 'YYYY-Www' -> (label, Monday 00:00 UTC, next Monday); default: the last full week."""
     if week is None:
-        today = today or utcnow().date()
-        monday = today - timedelta(days=today.weekday() + 7)
-    else:
-        try:
-            year, num = week.upper().split("-W")
-            monday = date.fromisocalendar(int(year), int(num), 1)
-        except ValueError:
-            raise RepmonError(f"--week {week}: expected an ISO week like 2026-W47") from None
-    iso = monday.isocalendar()
-    start = datetime.combine(monday, time.min, tzinfo=timezone.utc)
-    return f"{iso.year}-W{iso.week:02d}", start, start + timedelta(days=7)
+        a_week_ago = datetime.combine(today or utcnow().date(), time.min, tzinfo=timezone.utc) - timedelta(days=7)
+        return themes.week_bounds(None, a_week_ago)
+    return themes.week_bounds(week)
 
 
 def _index(daily: pd.DataFrame) -> Optional[float]:
@@ -89,7 +79,7 @@ def build(cfg: Config, week: Optional[str] = None, brand: Optional[str] = None) 
         by_source=queries.breakdown(url, "source", brand_id, start, end),
         by_lang=queries.breakdown(url, "lang", brand_id, start, end),
         cases=case_counts, top_negative=[(m.author, m.author_reach, m.platform, m.text) for m, _ in top],
-        themes=weekly_themes(url, label, brand_id, limit=8),
+        themes=themes.weekly_themes(url, label, brand_id, limit=8),
     )
 
 
@@ -103,7 +93,7 @@ def render_html(d: WeeklyData) -> str:
     rows = "".join(
         f"<tr><td>{e(a)}</td><td>{r:,}</td><td>{e(p)}</td><td>{e(t)}</td></tr>" for a, r, p, t in d.top_negative
     ) or "<tr><td colspan=4>No negative posts this week.</td></tr>"
-    themes = "".join(
+    theme_rows = "".join(
         f"<tr><td>{e(t.label)}</td><td>{t.count}</td><td>{' / '.join(map(str, t.previous))}</td><td>{t.trend}</td>"
         f"<td>{e(t.examples[0].text) if t.examples else ''}</td></tr>" for t in d.themes
     ) or "<tr><td colspan=5>No complaints this week.</td></tr>"
@@ -123,7 +113,7 @@ def render_html(d: WeeklyData) -> str:
 <td id="cases">{d.cases['opened']} / {d.cases['responded']} / {d.cases['resolved']}</td><td></td></tr>
 </table>
 <h2>Recurring complaint themes</h2>
-<table id="themes"><tr><th>Theme</th><th>Posts</th><th>Previous weeks</th><th>Trend</th><th>Example</th></tr>{themes}</table>
+<table id="themes"><tr><th>Theme</th><th>Posts</th><th>Previous weeks</th><th>Trend</th><th>Example</th></tr>{theme_rows}</table>
 <h2>By source</h2>{d.by_source.to_html(index=False)}
 <h2>By language</h2>{d.by_lang.to_html(index=False)}
 <h2>Most-reached negative posts</h2>

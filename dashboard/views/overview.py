@@ -10,11 +10,7 @@ from dashboard import common
 st.title("Reputation overview")
 db = common.url()
 brand_id = common.brand_picker()
-lo, hi = common.data_range(db)
-if lo is None:
-    st.info("No mentions yet. Load the demo with `repmon demo`, or configure a source under "
-            "[sources] in repmon.toml and run `repmon collect`.")
-    st.stop()
+lo, hi = common.data_range_or_stop(db)
 
 default_start = max(lo.date(), hi.date() - timedelta(days=55))
 picked = st.sidebar.date_input("Date range", (default_start, hi.date()), min_value=lo.date(),

@@ -14,11 +14,7 @@ TREND = {"new": "● new", "rising": "▲ rising", "steady": "▬ steady", "fall
 st.title("Recurring themes")
 db = common.url()
 brand_id = common.brand_picker()
-lo, hi = common.data_range(db)
-if lo is None:
-    st.info("No mentions yet. Load the demo with `repmon demo`, or configure a source under "
-            "[sources] in repmon.toml and run `repmon collect`.")
-    st.stop()
+lo, hi = common.data_range_or_stop(db)
 
 weeks = []  # newest first: the last week with data back to the first, at most a year
 label, start, end = week_bounds(None, hi)
