@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from dashboard.common import VIEWS, page_setup
+from dashboard.common import VIEWS, can, login_gate, page_setup
 
 st.set_page_config(page_title="repmon", page_icon=":material/campaign:", layout="wide")
 page_setup()
+login_gate()
 pages = {
     "Reputation": [st.Page(VIEWS / "overview.py", title="Overview", icon=":material/monitoring:", default=True)],
     "Cases": [
@@ -13,6 +14,7 @@ pages = {
         st.Page(VIEWS / "case.py", title="Case", icon=":material/forum:", url_path="case"),
     ],
     "Insights": [st.Page(VIEWS / "themes.py", title="Themes", icon=":material/category:", url_path="themes")],
-    "System": [st.Page(VIEWS / "sources.py", title="Sources", icon=":material/sensors:", url_path="sources")],
 }
+if can("admin"):
+    pages["System"] = [st.Page(VIEWS / "sources.py", title="Sources", icon=":material/sensors:", url_path="sources")]
 st.navigation(pages).run()

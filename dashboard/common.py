@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from dashboard import queries
+from repmon import auth
 from repmon import config as config_mod
 from repmon import store
 from repmon.themes import weekly_themes
@@ -37,6 +38,51 @@ def page_setup() -> None:
     if cfg().path is None:
         st.info("Demo mode: built-in demo data and settings, no login. Configure repmon.toml for your own brand.",
                 icon=":material/info:")
+
+
+def login_required() -> bool:
+    return bool(cfg().dashboard.users)
+
+
+def role() -> Optional[str]:
+    """The signed-in user's role; without configured users everyone is admin (localhost only:
+    the config refuses another address without users)."""
+    if not login_required():
+        return "admin"
+    return st.session_state.get("role")
+
+
+def user_name() -> str:
+    return st.session_state.get("user", "") if login_required() else st.session_state.get("actor", "")
+
+
+def can(needed: str) -> bool:
+    return auth.allows(role(), needed)
+
+
+def login_gate() -> None:
+    """With users configured: a sign-in form until the password is right, then a sign-out button."""
+    if not login_required():
+        return
+    if st.session_state.get("role"):
+        with st.sidebar:
+            st.caption(f"Signed in as {st.session_state['user']} ({st.session_state['role']})")
+            if st.button("Sign out", key="sign_out"):
+                for k in ("user", "role"):
+                    st.session_state.pop(k, None)
+                st.rerun()
+        return
+    st.title("Sign in to repmon")
+    with st.form("login"):
+        name = st.text_input("Name", key="login_name")
+        password = st.text_input("Password", type="password", key="login_password")
+        if st.form_submit_button("Sign in"):
+            granted = auth.login(cfg().dashboard.users, name, password)
+            if granted:
+                st.session_state.update(user=name.strip(), role=granted)
+                st.rerun()
+            st.error("Wrong name or password.")
+    st.stop()
 
 
 def local(ts: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:

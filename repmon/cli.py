@@ -446,6 +446,33 @@ def config_check(c: Ctx) -> None:
 
 
 @main.group()
+def user() -> None:
+    """Dashboard accounts (kept in the config as scrypt hashes, never as passwords)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "agent", "admin"]), default="agent", show_default=True,
+              help="viewer reads; agent also works cases, teaches the scorer and posts replies; admin also sees Sources.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+def user_add(name: str, role: str, password_stdin: bool) -> None:
+    """Print a [[dashboard.users]] entry for NAME to paste into repmon.toml.
+
+    Asks for the password twice (or reads it from stdin) and prints only its scrypt hash.
+    """
+    from repmon import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise RepmonError("use a password of at least 8 characters")
+    click.echo(f'[[dashboard.users]]\nname = "{name}"\nrole = "{role}"\n'
+               f'password_hash = "{auth.hash_password(password)}"')
+
+
+@main.group()
 def db() -> None:
     """Database schema: upgrade in place, show the revision."""
 

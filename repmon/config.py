@@ -194,10 +194,36 @@ class SchedulerConfig(_Section):
     dispatch_seconds: int = Field(30, ge=1)
 
 
+class DashboardUser(_Section):
+    name: str = Field(min_length=1, max_length=100)
+    password_hash: str = Field(min_length=1, repr=False, description="from `repmon user add NAME`")
+    role: Literal["viewer", "agent", "admin"] = "agent"
+
+    @field_validator("password_hash")
+    @classmethod
+    def _scrypt(cls, v: str) -> str:
+        from repmon.auth import valid_hash
+
+        if not valid_hash(v):
+            raise ValueError("expected a hash made by `repmon user add NAME` (scrypt$...), never a plain password")
+        return v
+
+
 class DashboardConfig(_Section):
     port: int = Field(8501, ge=1, le=65535)
     address: str = "localhost"
     timezone: str = "UTC"
+    users: list[DashboardUser] = Field(default_factory=list, description="with any user, the dashboard asks to log in")
+
+    @model_validator(mode="after")
+    def _login_beyond_localhost(self):
+        if self.address not in ("localhost", "127.0.0.1", "::1") and not self.users:
+            raise ValueError(f"address {self.address!r} exposes the dashboard beyond this machine, which needs "
+                             "login: add [[dashboard.users]] (see `repmon user add`) or use address = \"localhost\"")
+        names = [u.name for u in self.users]
+        if len(names) != len(set(names)):
+            raise ValueError("users: each name may appear once")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -281,7 +307,11 @@ def _describe(err: dict) -> str:
     if err["type"] == "missing":
         return f"{key}: required key is missing"
     got = err.get("input")
-    shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    if isinstance(got, (dict, list)):  # a whole section's rule: the message names what is wrong
+        return f"{key}: {err['msg'].removeprefix('Value error, ')}"
+    shown = repr(got)
+    if any(w in str(loc[-1]).lower() for w in ("password", "token", "secret", "key", "webhook")):
+        shown = "a value, not shown: it may be a secret"  # errors reach terminals and logs
     return f"{key}: {err['msg'].removeprefix('Value error, ')} (got {shown})"
 
 

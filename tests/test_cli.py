@@ -17,7 +17,7 @@ from repmon.models import Case, Mention
 from tests.slack_server import SlackLike
 
 COMMANDS = ["demo", "collect", "process", "score", "run", "dashboard", "up", "sources", "cases", "alerts",
-            "report", "config", "db"]
+            "report", "config", "db", "train", "user"]
 
 
 def invoke(*args, env=None):

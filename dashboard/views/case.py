@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-from dashboard import common, queries
-from repmon import cases, learning, pipeline, posting, sla, store
-from repmon.models import CATEGORIES, utcnow
-from repmon.errors import RepmonError
+from dashboard import case_work, common, queries
+from repmon import cases, pipeline, sla
+from repmon.models import utcnow
 
 st.title("Case")
 db = common.url()
@@ -53,7 +52,8 @@ for mention, score in detail["posts"]:
         if score is not None:
             st.caption(f"Flagged because: {', '.join(score.reasons)} · sentiment {score.sentiment:+.2f}")
 
-if st.button("Check the posts still exist", key="recheck", help="Asks the source before you reply."):
+if common.can("agent") and st.button("Check the posts still exist", key="recheck",
+                                    help="Asks the source before you reply."):
     results = {m.id: pipeline.recheck(common.cfg(), m.id) for m, _ in detail["posts"]}
     if all(alive is False for alive in results.values()):
         cases.close_gone(db)
@@ -73,75 +73,14 @@ over = " — over X's 280 limit" if case.platform == "x" and len(reply) > 280 el
 st.caption(f"Drafted by {source}, checked against the playbook. {len(reply)} characters{over}")
 st.code(reply, language=None, wrap_lines=True)  # its copy button copies the reply as written
 
-first_post = detail["posts"][0][0]
-allowed, why_not = posting.can_post(common.cfg(), first_post)
-if allowed:
-    with st.popover("Post reply", icon=":material/send:"):
-        st.caption(f"Publishes the reply above on {first_post.platform} as the brand, in reply to the post. "
-                   "Nothing is posted without this click.")
-        if st.button("Publish now", key="publish", type="primary"):
-            try:
-                posted = posting.post_reply(common.cfg(), first_post, reply)
-            except RepmonError as exc:
-                st.error(str(exc))
-            else:
-                cases.act(db, case.id, "respond", st.session_state.get("actor") or "dashboard", text=reply)
-                where = posted.url or posted.native_id
-                cases.act(db, case.id, cases.NOTE, "repmon", text=f"posted on {posted.platform}: {where}")
-                st.toast("Reply published and the case marked responded")
-                st.rerun()
-else:
-    st.caption(f"Reply on the platform itself, then mark the case responded. ({why_not})")
-
-actor = st.text_input("Your name", value=st.session_state.get("actor", ""), key="actor")
-b = st.columns(6)
-action = None
-if b[0].button("Acknowledge", key="ack"):
-    action = ("acknowledge", {})
-if b[1].button("Mark responded", key="respond", type="primary"):
-    action = ("respond", {"text": reply})
-if b[2].button("Waiting on customer", key="wait"):
-    action = ("wait", {})
-if b[3].button("Resolve", key="resolve"):
-    action = ("resolve", {})
-if b[4].button("Assign to me", key="assign"):
-    action = ("assign", {"owner": actor or "me"})
-with b[5].popover("Dismiss"):
-    why = st.text_input("Why does it not need a response?", key="dismiss_reason")
-    if st.button("Dismiss case", key="dismiss"):
-        action = ("dismiss", {"text": why})
-if action:
-    try:
-        cases.act(db, case.id, action[0], actor or "dashboard", **action[1])
-    except RepmonError as exc:
-        st.error(str(exc))
+if common.can("agent"):
+    if common.login_required():
+        actor = common.user_name()
     else:
-        st.toast(f"Case #{case.id}: {action[0]} saved")
-        st.rerun()
-
-with st.form("note_form", clear_on_submit=True, border=False):
-    note = st.text_input("Internal note (never posted)", key="note_text")
-    if st.form_submit_button("Add note") and note.strip():
-        cases.act(db, case.id, cases.NOTE, actor or "dashboard", text=note)
-        st.rerun()
-
-with st.expander("Teach the scorer"):
-    st.caption("Your verdict is stored with the post; `repmon train` fits this deployment's model on them.")
-    f = st.columns([1, 1, 2, 1])
-    verdict = None
-    if f[0].button("Needed a response", key="fb_needed"):
-        verdict = ("needs_response", None)
-    if f[1].button("Didn't need one", key="fb_not_needed"):
-        verdict = ("no_response", None)
-    right = f[2].selectbox("Right category", CATEGORIES, index=CATEGORIES.index(case.category)
-                           if case.category in CATEGORIES else 0, key="fb_category", label_visibility="collapsed")
-    if f[3].button("Wrong category", key="fb_category_btn"):
-        verdict = ("wrong_category", right)
-    if verdict:
-        with store.session(db) as s:
-            for mention, _score in detail["posts"]:
-                learning.record_feedback(s, mention.id, verdict[0], verdict[1], actor or "dashboard")
-        st.toast("Thanks: the scorer will learn from this at the next `repmon train`.")
+        actor = st.text_input("Your name", value=st.session_state.get("actor", ""), key="actor")
+    case_work.work_on(case, detail, reply, db, actor or "dashboard")
+else:
+    st.caption("You can read this case; working on it needs the agent role.")
 
 with st.expander("History"):
     for e in detail["events"]:
