@@ -226,6 +226,7 @@ def _dashboard_cmd(cfg: config_mod.Config, port: Optional[int]) -> list[str]:
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.port", str(port or cfg.dashboard.port), "--server.address", cfg.dashboard.address,
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" button or developer menu for the team
     ]
 
 

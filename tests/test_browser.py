@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from repmon import store
+from repmon.models import Case
 from tests.test_dashboard import load_demo
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -27,12 +29,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+PASSWORD = "browser-test-pass"
+
+
 @pytest.fixture(scope="module")
-def dashboard_url(tmp_path_factory):
-    db = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'demo.db'}"
+def dashboard(tmp_path_factory):
+    """The real dashboard process on the demo data, with sign-in required (one agent account)."""
+    from repmon import auth
+
+    d = tmp_path_factory.mktemp("browser")
+    db = f"sqlite:///{d / 'demo.db'}"
     load_demo(db)
+    conf = d / "repmon.toml"
+    conf.write_text(f'[database]\nurl = "{db}"\n[[dashboard.users]]\nname = "ana"\nrole = "admin"\n'
+                    f'password_hash = "{auth.hash_password(PASSWORD)}"\n')
     port = _free_port()
-    env = dict(os.environ, REPMON_DATABASE_URL=db)
+    env = {k: v for k, v in os.environ.items() if k != "REPMON_DATABASE_URL"}
+    env["REPMON_CONFIG"] = str(conf)
     proc = subprocess.Popen([sys.executable, "-m", "repmon.cli", "dashboard", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://localhost:{port}"
@@ -43,14 +56,14 @@ def dashboard_url(tmp_path_factory):
                     break
             except OSError:
                 time.sleep(0.5)
-        yield url
+        yield url, db
     finally:
         proc.terminate()
         proc.wait(20)
 
 
 @pytest.fixture(scope="module")
-def page(dashboard_url):
+def page(dashboard):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -60,20 +73,62 @@ def page(dashboard_url):
         browser.close()
 
 
-def test_overview_queue_and_case_render_in_chromium(page, dashboard_url):
+def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.goto(dashboard_url, wait_until="networkidle")
+    page.wait_for_timeout(500)  # let charts and fonts settle
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def nav(page, title: str) -> None:
+    """Follow a sidebar link: the Streamlit session (and the sign-in) stays, a new URL would not."""
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+
+
+def test_sign_in_open_a_case_from_the_queue_answer_it(page, dashboard):
+    from dashboard import queries
+
+    url, db = dashboard
+    page.goto(url, wait_until="networkidle")
+    page.get_by_role("textbox", name="Name").fill("ana")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     page.get_by_text("Reputation index", exact=True).wait_for(timeout=60_000)
     page.locator("canvas, svg.marks").first.wait_for(timeout=60_000)  # a chart was drawn
-    page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+    shot(page, "overview")
 
-    page.goto(f"{dashboard_url}/queue", wait_until="networkidle")
+    nav(page, "Case queue")
     page.get_by_text("Select a row to open the case").wait_for(timeout=60_000)
-    page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
-
-    page.goto(f"{dashboard_url}/case?id=1", wait_until="networkidle")
-    page.get_by_text("Suggested reply (edit before sending)").wait_for(timeout=60_000)
+    shot(page, "queue")
+    first = int(queries.case_queue(db).iloc[0]["id"])
+    grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+    page.mouse.click(grid["x"] + 18, grid["y"] + 35 + 17)  # the first row's selection box
+    page.get_by_text(f"#{first} ·", exact=False).first.wait_for(timeout=60_000)
     page.get_by_text("Flagged because", exact=False).first.wait_for(timeout=60_000)
-    page.screenshot(path=str(SHOTS / "case.png"), full_page=True)
-    for name in ("overview", "queue", "case"):
-        assert (SHOTS / f"{name}.png").stat().st_size > 10_000
+
+    shot(page, "case")
+    box = page.get_by_label("Suggested reply (edit before sending)")
+    box.fill("Hi, we're sorry about this. Please send us a DM and we'll sort it out today.")
+    box.blur()
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="Mark responded").click()
+    for _ in range(120):  # the click reaches the server over the websocket: wait for its write
+        with store.session(db) as s:
+            if s.get(Case, first).status == "responded":
+                break
+        page.wait_for_timeout(250)
+
+    nav(page, "Case queue")
+    page.get_by_text("Select a row to open the case").wait_for(timeout=60_000)
+    assert first not in set(queries.case_queue(db)["id"])  # left the open queue
+    with store.session(db) as s:
+        case = s.get(Case, first)
+    assert case.status == "responded" and case.final_reply.startswith("Hi, we're sorry about this")
+
+    nav(page, "Themes")
+    page.get_by_text("Recurring themes").wait_for(timeout=60_000)
+    shot(page, "themes")
+    nav(page, "Sources")
+    page.get_by_role("heading", name="Sources").first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
+    shot(page, "sources")

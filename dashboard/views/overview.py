@@ -23,7 +23,8 @@ week = timedelta(days=7)
 now_k = common.kpis(db, brand_id, end - week, end)
 prev_k = common.kpis(db, brand_id, end - 2 * week, end - week)
 st.caption(f"Last 7 days to {end_day:%Y-%m-%d}, against the 7 days before")
-c = st.columns(7)
+# Two rows of four, so each label fits at a laptop's width (seven in one row were cut off).
+c = st.columns(4) + st.columns(4)
 c[0].metric("Mentions", f"{now_k['volume']:,}", f"{now_k['volume'] - prev_k['volume']:+,}")
 c[1].metric("Negative share", f"{now_k['negative_share']:.0%}",
             f"{(now_k['negative_share'] - prev_k['negative_share']) * 100:+.1f} pts", delta_color="inverse")
