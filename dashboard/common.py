@@ -121,6 +121,25 @@ def themes(db: str, week: str, brand_id: Optional[int]):
     return weekly_themes(db, week, brand_id, limit=20)
 
 
+@st.cache_data(ttl=TTL, show_spinner=False)
+def share_of_voice(db: str, names: dict, brand_id: Optional[int], start: Optional[datetime], end: Optional[datetime]):
+    return queries.share_of_voice(db, names, brand_id, start, end)
+
+
+def brand_config(brand_id: Optional[int]):
+    """The configured brand behind a brand id (None when it is not in the config)."""
+    if brand_id is None:
+        return None
+    df = brands(url())
+    name = df[df["id"] == brand_id]["name"]
+    return next((b for b in cfg().brands if not name.empty and b.name == name.iloc[0]), None)
+
+
+def csv_button(df, filename: str, key: str) -> None:
+    """Every table can leave the dashboard: a CSV of exactly what is shown."""
+    st.download_button("Download CSV", df.to_csv(index=False).encode("utf-8"), filename, "text/csv", key=key)
+
+
 def data_range_or_stop(db: str):
     """(first, last) mention time; with no mentions at all, say how to get some and stop the page."""
     lo, hi = data_range(db)

@@ -103,6 +103,30 @@ def breakdown(url: str, by: str, brand_id: Optional[int] = None, start: Optional
     return _frame(url, _filters(q, brand_id, start, end))
 
 
+def share_of_voice(url: str, names: dict[str, list[str]], brand_id: Optional[int] = None,
+                   start: Optional[datetime] = None, end: Optional[datetime] = None) -> pd.DataFrame:
+    """Mentions naming each of `names` (the brand and its competitors: label -> terms), their
+    share of all those mentions and their negative share. A post naming two counts for both."""
+    def names_any(terms: list[str]) -> Any:
+        low = sa.func.lower(Mention.text)
+        return sa.or_(*[low.contains(t.lower().lstrip("@#"), autoescape=True) for t in terms if t.strip("@# ")])
+
+    cols = []
+    for i, terms in enumerate(names.values()):
+        hit = names_any(terms)
+        cols.append(sa.func.sum(sa.case((hit, 1), else_=0)).label(f"n{i}"))
+        cols.append(sa.func.sum(sa.case((sa.and_(hit, Score.label == "negative"), 1), else_=0)).label(f"neg{i}"))
+    q = (select(*cols).select_from(Mention).join(Score, Score.mention_id == Mention.id)
+         .where(Mention.is_own.is_(False)))
+    row = _frame(url, _filters(q, brand_id, start, end)).iloc[0].fillna(0)
+    counts = [int(row[f"n{i}"]) for i in range(len(names))]
+    total = sum(counts) or 1
+    return pd.DataFrame({
+        "name": list(names), "mentions": counts, "share": [c / total for c in counts],
+        "negative_share": [int(row[f"neg{i}"]) / c if c else 0.0 for i, c in enumerate(counts)],
+    })
+
+
 def kpis(url: str, brand_id: Optional[int] = None, start: Optional[datetime] = None,
          end: Optional[datetime] = None) -> dict:
     d = daily(url, brand_id, start, end)

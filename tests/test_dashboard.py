@@ -62,7 +62,7 @@ def test_overview_has_kpis_and_charts(app_env):
     assert labels == ["Mentions", "Negative share", "Needed a response", "Open cases", "Past first-response SLA",
                       "Median first response", "Answered within SLA"]
     assert int(at.metric[0].value.replace(",", "")) > 0
-    assert len(at.get("vega_lite_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 3  # index, sentiment mix, share of voice
     at.radio(key="breakdown_by").set_value("lang").run()
     langs = set(at.dataframe[0].value["lang"])
     assert {"en", "es", "ro", "fa"} <= langs
@@ -256,3 +256,31 @@ def test_post_reply_publishes_through_the_x_api_and_marks_responded(tmp_path, mo
         notes = s.exec(select(CaseEvent).where(CaseEvent.case_id == case.id, CaseEvent.action == "note")).all()
     assert after.status == "responded" and after.final_reply == case.suggested_reply
     assert "1790099999999999999" in notes[-1].detail
+
+
+def test_share_of_voice_against_the_configured_competitors(app_env):
+    at = run("overview.py")
+    assert "Share of voice" in [h.value for h in at.subheader]
+    sov = at.dataframe[1].value
+    assert list(sov["name"]) == ["Tidewell Mobile", "Orbitel", "Skyfern"]
+    assert abs(sov["share"].sum() - 1) < 1e-9 and sov["mentions"].iloc[0] > sov["mentions"].iloc[1] > 0
+
+
+def test_share_of_voice_counts_names_in_the_database(db_url):
+    from repmon.models import utcnow as now
+
+    rows = [dict(platform="x", native_id=str(i), text=t, source="t", created_at=now(), lang="en")
+            for i, t in enumerate(["Acme is great", "acme vs Rival: rival wins", "Rival outage again", "nothing"])]
+    with store.session(db_url) as s:
+        store.upsert_mentions(s, rows)
+    pipeline.score_pending(config.parse({"database": {"url": db_url}}, "t"))
+    sov = queries.share_of_voice(db_url, {"Acme": ["Acme", "@acme"], "Rival": ["rival"]})
+    assert list(sov["mentions"]) == [2, 2] and list(sov["share"]) == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("page,key", [("overview.py", "breakdown_csv"), ("overview.py", "sov_csv"),
+                                      ("queue.py", "queue_csv"), ("sources.py", "sources_csv")])
+def test_tables_download_as_csv(app_env, page, key):
+    at = run(page)
+    assert at.get("download_button") and any(getattr(b, "proto", None) and b.proto.id and key in b.proto.id
+                                             for b in at.get("download_button"))

@@ -71,3 +71,22 @@ with right:
     b = common.breakdown(db, by, brand_id, start, end)
     st.dataframe(b, hide_index=True, width="stretch",
                  column_config={"mean_sentiment": st.column_config.NumberColumn(format="%.2f")})
+    common.csv_button(b, f"mentions_by_{by}.csv", key="breakdown_csv")
+
+brand_cfg = common.brand_config(brand_id)
+if brand_cfg is not None and brand_cfg.competitors:
+    st.subheader("Share of voice")
+    names = {brand_cfg.name: [brand_cfg.name, *brand_cfg.keywords, *brand_cfg.handles],
+             **{c: [c] for c in brand_cfg.competitors}}
+    sov = common.share_of_voice(db, names, brand_id, start, end)
+    st.caption("Mentions naming each brand in this range (a post naming two counts for both), and how many "
+               "of them were negative.")
+    st.altair_chart(alt.Chart(sov).mark_bar().encode(
+        x=alt.X("share:Q", axis=alt.Axis(format="%"), title="share of voice"), y=alt.Y("name:N", sort="-x", title=None),
+        tooltip=["name:N", "mentions:Q", alt.Tooltip("share:Q", format=".0%"),
+                 alt.Tooltip("negative_share:Q", format=".0%")],
+    ), width="stretch")
+    st.dataframe(sov, hide_index=True, width="stretch", column_config={
+        "share": st.column_config.NumberColumn(format="percent"),
+        "negative_share": st.column_config.NumberColumn(format="percent")})
+    common.csv_button(sov, "share_of_voice.csv", key="sov_csv")

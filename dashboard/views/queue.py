@@ -41,8 +41,7 @@ shown = df[["id", "priority", "status", "SLA", "owner", "category", "lang", "pla
             "posts"]]
 st.caption(f"{len(df)} cases. SLA is the time left to the first-response target (negative = overdue). "
            "Select a row to open the case.")
-st.download_button("Download CSV", shown.to_csv(index=False).encode("utf-8"), "cases.csv", "text/csv",
-                   key="queue_csv")
+common.csv_button(shown, "cases.csv", key="queue_csv")
 event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun",
                      selection_mode="single-row", key="queue_table")
 rows = event.selection.rows if event else []

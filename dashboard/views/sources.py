@@ -10,6 +10,7 @@ if df.empty:
     st.info("No sources have run yet. Configure one under [sources] in repmon.toml, then `repmon collect` "
             "(or `repmon demo` for the built-in demo source).")
     st.stop()
-st.dataframe(df[["name", "kind", "enabled", "last_run_at", "last_success_at", "failing_since", "rate_limited_until",
-                 "last_error", "items_total", "last_items", "budget_used", "budget_limit"]],
-             hide_index=True, width="stretch")
+shown = df[["name", "kind", "enabled", "last_run_at", "last_success_at", "failing_since", "rate_limited_until",
+            "last_error", "items_total", "last_items", "budget_used", "budget_limit"]]
+st.dataframe(shown, hide_index=True, width="stretch")
+common.csv_button(shown, "sources.csv", key="sources_csv")

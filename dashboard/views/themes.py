@@ -49,6 +49,7 @@ st.dataframe(table, hide_index=True, width="stretch", key="themes_table", column
     "before": st.column_config.TextColumn("weeks before", help="Posts in each earlier week, oldest first."),
     "share": st.column_config.NumberColumn("share", format="%.0f%%", help="Of this week's complaints."),
 })
+common.csv_button(table.drop(columns=["weeks"]), f"themes_{week}.csv", key="themes_csv")
 
 st.subheader("Example posts")
 for i, t in enumerate(themes):
