@@ -244,7 +244,16 @@ def case_detail(url: str, case_id: int) -> Optional[dict]:
                                Case.author != "")
             .order_by(Case.opened_at.desc()).limit(10)
         ).all() if case.author else []
-        return {"case": case, "posts": [(m, sc) for m, sc in rows], "events": list(events), "earlier": list(earlier)}
+        own_ids = [m.id for m, _ in rows]
+        threads = {m.thread_id for m, _ in rows if m.thread_id}
+        parents = {m.parent_id for m, _ in rows if m.parent_id}
+        context = s.exec(
+            select(Mention).where(Mention.platform == case.platform, Mention.id.not_in(own_ids),
+                                  sa.or_(Mention.thread_id.in_(threads), Mention.native_id.in_(parents)))
+            .order_by(Mention.created_at).limit(50)
+        ).all() if threads or parents else []
+        return {"case": case, "posts": [(m, sc) for m, sc in rows], "events": list(events), "earlier": list(earlier),
+                "thread": list(context)}
 
 
 def case_options(url: str) -> dict[str, list[str]]:

@@ -284,3 +284,31 @@ def test_tables_download_as_csv(app_env, page, key):
     at = run(page)
     assert at.get("download_button") and any(getattr(b, "proto", None) and b.proto.id and key in b.proto.id
                                              for b in at.get("download_button"))
+
+
+def test_case_page_shows_the_thread_around_the_post(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'thread.db'}"
+    monkeypatch.setenv("REPMON_DATABASE_URL", url)
+    cfg = config.parse({"database": {"url": url}}, "test")
+    store.migrate(url)
+    t0 = utcnow()
+    rows = [dict(platform="reddit", native_id="t3_a", thread_id="t3_a", author="op", source="t", lang="en",
+                 text="Anyone else with Tidewell roaming issues in Spain?", created_at=t0),
+            dict(platform="reddit", native_id="t1_b", thread_id="t3_a", parent_id="t3_a", author="mia", source="t",
+                 lang="en", text="@tidewell my roaming never worked, charged twice and no refund. Terrible.",
+                 created_at=t0),
+            dict(platform="reddit", native_id="t1_c", thread_id="t3_a", parent_id="t1_b", author="TidewellCare",
+                 source="t", lang="en", is_own=True, text="Sorry Mia, we've sent you a DM.", created_at=t0)]
+    with store.session(url) as s:
+        store.upsert_mentions(s, rows)
+    pipeline.score_pending(cfg)
+    cases.update_cases(cfg)
+    with store.session(url) as s:
+        case = s.exec(select(Case).where(Case.author == "mia")).one()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = run("case.py", id=str(case.id))
+    (exp,) = [e for e in at.expander if e.label.startswith("Thread context")]
+    shown = [t.value for t in exp.text]
+    assert "Anyone else with Tidewell roaming issues in Spain?" in shown
+    assert "Sorry Mia, we've sent you a DM." in shown and any("the brand" in v for v in shown)

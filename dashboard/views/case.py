@@ -52,6 +52,13 @@ for mention, score in detail["posts"]:
         if score is not None:
             st.caption(f"Flagged because: {', '.join(score.reasons)} · sentiment {score.sentiment:+.2f}")
 
+if detail["thread"]:
+    with st.expander(f"Thread context: {len(detail['thread'])} other post(s) in the conversation"):
+        for m in detail["thread"]:
+            who = "the brand" if m.is_own else m.author
+            st.text(f"{common.local(m.created_at)} · {who} ({m.author_reach:,} followers)")  # untrusted: plain text
+            st.text(m.text)
+
 if common.can("agent") and st.button("Check the posts still exist", key="recheck",
                                     help="Asks the source before you reply."):
     results = {m.id: pipeline.recheck(common.cfg(), m.id) for m, _ in detail["posts"]}
