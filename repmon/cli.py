@@ -244,7 +244,15 @@ def dashboard(c: Ctx, port: Optional[int]) -> None:
     """Serve the Streamlit dashboard (default: http://localhost:8501)."""
     cfg = c.ready()
     say(f"dashboard on http://{cfg.dashboard.address}:{port or cfg.dashboard.port}")
-    sys.exit(subprocess.call(_dashboard_cmd(cfg, port), env=_dashboard_env(cfg)))
+    proc = subprocess.Popen(_dashboard_cmd(cfg, port), env=_dashboard_env(cfg))
+    # Stopping repmon stops the server too: without this a SIGTERM (systemd, a test) would leave
+    # Streamlit running as an orphan, holding the port.
+    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+    try:
+        sys.exit(proc.wait())
+    except KeyboardInterrupt:
+        proc.terminate()
+        sys.exit(proc.wait())
 
 
 def _interrupt(*_: object) -> None:
