@@ -60,8 +60,9 @@ def daily(url: str, brand_id: Optional[int] = None, start: Optional[datetime] = 
           end: Optional[datetime] = None) -> pd.DataFrame:
     """Per day: volume, sentiment mix, and the reputation index."""
     day = _day(url, Mention.created_at).label("day")
-    weight = 1 + sa.func.log(10, 1 + Mention.author_reach) if store.get_engine(url).dialect.name == "postgresql" \
-        else 1 + sa.func.log10(1 + Mention.author_reach)
+    # PostgreSQL's log(base, x) is arbitrary-precision numeric, ~30x slower than log(float) (base 10)
+    weight = 1 + sa.func.log(sa.cast(1 + Mention.author_reach, sa.Float)) \
+        if store.get_engine(url).dialect.name == "postgresql" else 1 + sa.func.log10(1 + Mention.author_reach)
     q = (
         select(
             day,
