@@ -312,3 +312,24 @@ def test_case_page_shows_the_thread_around_the_post(tmp_path, monkeypatch):
     shown = [t.value for t in exp.text]
     assert "Anyone else with Tidewell roaming issues in Spain?" in shown
     assert "Sorry Mia, we've sent you a DM." in shown and any("the brand" in v for v in shown)
+
+
+def test_reputation_index_weights_reach_the_same_on_both_stores(db_url):
+    import math
+
+    from repmon.models import Mention, Score
+
+    rows = [dict(platform="x", native_id="r1", text="Acme is wonderful, thank you!", author_reach=0, source="t",
+                 created_at=utcnow(), lang="en"),
+            dict(platform="x", native_id="r2", text="Acme is awful, worst service ever", author_reach=99_999,
+                 source="t", created_at=utcnow(), lang="en")]
+    with store.session(db_url) as s:
+        store.upsert_mentions(s, rows)
+    pipeline.score_pending(config.parse({"database": {"url": db_url}}, "t"))
+    with store.session(db_url) as s:
+        pairs = [(m.author_reach, sc.sentiment) for m, sc in
+                 s.exec(select(Mention, Score).join(Score, Score.mention_id == Mention.id)).all()]
+    weights = [(1 + math.log10(1 + reach), sentiment) for reach, sentiment in pairs]
+    expected = 100 * sum(w * x for w, x in weights) / sum(w for w, _ in weights)
+    got = queries.daily(db_url)["reputation_index"].iloc[0]
+    assert abs(got - expected) < 1e-6
