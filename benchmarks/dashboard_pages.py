@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from dashboard import queries
-from repmon import config, demo, store, themes
+from repmon import config, demo, rollups, store, themes
 from repmon.models import Case, CaseMention, Mention, Score, Source, utcnow
 
 TARGET = 1.0  # seconds per page, from the issue
@@ -134,7 +134,7 @@ def new_case(rng, pick, case_id, brand_id, platform, author, lang, native, prior
         id=case_id, brand_id=brand_id, platform=platform, author=author, thread_key=f"{platform}:{native}",
         status=status, priority=priority, category=category, lang=lang,
         owner=None if status == "new" and rng.random() < 0.7 else rng.choice(AGENTS),
-        opened_at=opened, last_post_at=created, first_response_due=opened + timedelta(minutes=FIRST_SLA[priority]),
+        opened_at=opened, last_post_at=created, first_post_at=created, first_response_due=opened + timedelta(minutes=FIRST_SLA[priority]),
         first_response_at=first, resolution_due=opened + timedelta(minutes=RESOLVE_SLA[priority]),
         resolved_at=resolved, suggested_reply=reply, suggestion_source=f"{category}-1",
         final_reply=reply if answered else None, dismiss_reason="spam" if status == "dismissed" else None)
@@ -176,6 +176,10 @@ def load(url: str, n: int) -> int:
             secs = time.perf_counter() - t0
             print(f"  {done:>10,} mentions  {rows:>10,} rows  {secs:6.0f} s  {rows / secs:>8,.0f} rows/s  "
                   f"{done / secs:>7,.0f} mentions/s", flush=True)
+    t = time.perf_counter()
+    with engine.begin() as conn:  # scoring keeps the rollups in step; a bulk load counts once at the end
+        rollups.rebuild(conn)
+    print(f"  hourly rollups built in {time.perf_counter() - t:.1f} s", flush=True)
     if pg:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in ("mention", "score", "case"):  # explicit ids: move the sequences past them
@@ -213,8 +217,12 @@ def pages(url: str, brand_id: int) -> dict[str, dict]:
         "queue (open)": {**options, "case_queue open": lambda: queries.case_queue(url, "open", brand_id=brand_id)},
         "queue (status all)": {**options, "case_queue all": lambda: queries.case_queue(url, "all", brand_id=brand_id)},
         "case": {f"case_detail #{top_case}": lambda: queries.case_detail(url, top_case)},
-        "themes": {**ranged, f"weekly_themes {full_week}":  # the page's call (common.themes)
-                   lambda: themes.weekly_themes(url, full_week, brand_id, limit=20)},
+        # The page's call (common.themes). A finished week and the four before it come from the
+        # themeweek cache once computed ("first s" is the cold run); the running week is read live.
+        "themes (last full week)": {**ranged, f"weekly_themes {full_week}":
+                                    lambda: themes.weekly_themes(url, full_week, brand_id, limit=20)},
+        "themes (running week)": {**ranged, "weekly_themes running week":
+                                  lambda: themes.weekly_themes(url, None, brand_id, limit=20, now=hi)},
         "sources": {"sources": lambda: queries.sources(url)},
     }
 

@@ -10,6 +10,7 @@ kept: a flagged post the scorer could not place is still a complaint, maybe one 
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import re
@@ -22,12 +23,13 @@ from functools import cache
 from importlib.resources import files
 from typing import Optional
 
+import sqlalchemy as sa
 from sqlmodel import select
 
 from repmon import store
 from repmon.errors import RepmonError
 from repmon.matching import _compile  # the brand's terms, in the syntax matching reads them
-from repmon.models import Brand, Mention, Score, utcnow
+from repmon.models import Brand, Mention, MentionHour, Score, ThemeWeek, utcnow
 
 NOT_COMPLAINTS = ("praise", "question")
 # The dashboard groups in Python on every uncached view, so each week reads at most this many posts
@@ -111,12 +113,12 @@ def weekly_themes(url: str, week: Optional[str] = None, brand_id: Optional[int] 
         raise ValueError("weeks_back must be at least 1: a trend needs an earlier week")
     label, start, end = week_bounds(week, now)
     removed = _brand_terms(url, brand_id)
-    current = _posts(url, start, end, brand_id, None, removed)
+    current = _week(url, start, brand_id, removed, now)
     if not current:
         return []
     categories = sorted({p.category for p in current})
-    earlier = [_posts(url, start - timedelta(weeks=w), start - timedelta(weeks=w - 1), brand_id, categories, removed)
-               for w in range(weeks_back, 0, -1)]
+    earlier = [[p for p in _week(url, start - timedelta(weeks=w), brand_id, removed, now)
+                if p.category in categories] for w in range(weeks_back, 0, -1)]
     # A week still running is compared with the same part of the earlier weeks, or every theme
     # would look like it is falling on a Monday morning.
     elapsed = min((now or utcnow()) - start, end - start)
@@ -135,12 +137,37 @@ def weekly_themes(url: str, week: Optional[str] = None, brand_id: Optional[int] 
                 trend=trend(len(members), previous, [c[phrase] for c in so_far]), share=len(members) / len(current),
                 languages=[lang for lang, _ in Counter(p.lang for p in members).most_common()],
                 # A post removed at the source is still counted, but its link is dead: it comes last.
-                examples=[Example(p.id, _cut(p.text), p.url, p.author, p.reach)
+                examples=[Example(p.id, p.text, p.url, p.author, p.reach)
                           for p in sorted(members, key=lambda p: (p.deleted, -p.reach, p.id))[:EXAMPLES]],
                 week=label,
             ))
     themes.sort(key=lambda t: (-t.count, t.phrase == "", t.label))
-    return themes[:limit]
+    return _with_example_texts(url, themes[:limit])
+
+
+def _with_example_texts(url: str, themes: list[Theme]) -> list[Theme]:
+    """A cached week carries no text: read the few example posts' text, link and author by id."""
+    ids = {e.mention_id for t in themes for e in t.examples}
+    with store.session(url) as s:
+        found = {i: (text, link, author) for i, text, link, author in s.exec(
+            select(Mention.id, Mention.text, Mention.url, Mention.author).where(Mention.id.in_(ids))).all()}
+    for t in themes:
+        t.examples = [Example(e.mention_id, _cut(found[e.mention_id][0]), found[e.mention_id][1],
+                              found[e.mention_id][2], e.author_reach) for e in t.examples if e.mention_id in found]
+    return themes
+
+
+def warm(url: str, now: Optional[datetime] = None) -> int:
+    """Work out and keep the phrases of every brand's running week and the weeks the Themes page
+    compares it with, so the page's first view does not pay for them (the scheduler's themes job).
+    Returns how many brands were done."""
+    with store.session(url) as s:
+        brand_ids = s.exec(select(Brand.id)).all()
+    now = now or utcnow()
+    for brand_id in brand_ids:
+        weekly_themes(url, None, brand_id, now=now)
+        weekly_themes(url, week_bounds(None, now - timedelta(weeks=1))[0], brand_id, now=now)  # the last full one
+    return len(brand_ids)
 
 
 def key_phrases(text: str, lang: str = "und", removed: Optional[re.Pattern] = None) -> set[str]:
@@ -167,11 +194,13 @@ def key_phrases(text: str, lang: str = "und", removed: Optional[re.Pattern] = No
 _Post = namedtuple("_Post", "id text url author reach lang category offset deleted phrases")
 
 
-def _posts(url: str, start: datetime, end: datetime, brand_id: Optional[int], categories: Optional[list[str]],
-           removed: Optional[re.Pattern]) -> list[_Post]:
+def _posts(url: str, start: datetime, end: datetime, brand_id: Optional[int], removed: Optional[re.Pattern],
+           known: dict[int, frozenset]) -> list[_Post]:
+    """The week's complaints, widest reach first. Phrases come from `known` (by mention id) where
+    they were worked out before; only the other posts' texts are read and cut into phrases."""
     q = (
-        select(Mention.id, Mention.text, Mention.url, Mention.author, Mention.author_reach, Score.lang,
-               Mention.lang, Score.category, Mention.created_at, Mention.deleted_at)
+        select(Mention.id, Mention.author_reach, Score.lang, Mention.lang, Score.category, Mention.created_at,
+               Mention.deleted_at)
         .join(Score, Score.mention_id == Mention.id)
         .where(Score.needs_response.is_(True), Score.category.not_in(NOT_COMPLAINTS), Mention.is_own.is_(False),
                Mention.created_at >= start, Mention.created_at < end)
@@ -180,16 +209,69 @@ def _posts(url: str, start: datetime, end: datetime, brand_id: Optional[int], ca
     )
     if brand_id is not None:
         q = q.where(Mention.brand_id == brand_id)
-    if categories is not None:
-        q = q.where(Score.category.in_(categories))
     with store.session(url) as s:
         rows = s.exec(q).all()
+        missing = [r[0] for r in rows if r[0] not in known]
+        texts = {}
+        for i in range(0, len(missing), 900):  # SQLite allows ~1,000 parameters per statement
+            texts.update(s.exec(select(Mention.id, Mention.text).where(Mention.id.in_(missing[i:i + 900]))).all())
     posts = []
-    for mid, text, link, author, reach, score_lang, mention_lang, category, created, deleted in rows:
+    for mid, reach, score_lang, mention_lang, category, created, deleted in rows:
         lang = score_lang if score_lang and score_lang != "und" else (mention_lang or "und")
-        posts.append(_Post(mid, text, link, author, reach or 0, lang, category, created - start,
-                           deleted is not None, key_phrases(text, lang, removed)))
+        phrases = known[mid] if mid in known else key_phrases(texts[mid], lang, removed)
+        posts.append(_Post(mid, "", None, "", reach or 0, lang, category, created - start, deleted is not None, phrases))
     return posts
+
+
+def _week(url: str, start: datetime, brand_id: Optional[int], removed: Optional[re.Pattern],
+          now: Optional[datetime]) -> list[_Post]:
+    """A week's complaints with their key phrases (no text: examples are read by id at the end).
+    Cutting posts into phrases is most of this page's cost (five weeks took 3 s at a million
+    mentions), so each week's phrases are kept in the themeweek table, by mention id. A finished
+    week is served from it whole while its fingerprint holds: the same counts of flagged and of
+    all posts (from the hourly rollup). The running week re-reads its list of posts each time
+    and cuts only the new ones. Other brand terms, stop words or cache layout start afresh."""
+    end = start + timedelta(weeks=1)
+    finished = end <= (now or utcnow())
+    label = week_bounds(None, start)[0]
+    settings = hashlib.sha256(f"{_CACHE_FORMAT}:{removed.pattern if removed else ''}:{_STOPWORDS_VERSION}"
+                              .encode()).hexdigest()[:31]
+    data = "running"
+    with store.session(url) as s:
+        if finished:
+            h = MentionHour
+            counts = select(sa.func.sum(h.needs_response), sa.func.sum(h.volume)).where(h.hour >= start, h.hour < end)
+            if brand_id is not None:
+                counts = counts.where(h.brand_id == brand_id)
+            flagged, volume = s.exec(counts).one()
+            data = hashlib.sha256(f"{flagged or 0}:{volume or 0}".encode()).hexdigest()[:32]
+        fingerprint = f"{settings}:{data}"
+        row = s.exec(select(ThemeWeek).where(ThemeWeek.brand_id == (brand_id or 0), ThemeWeek.week == label)).first()
+        cached = row.posts if row is not None and row.fingerprint.startswith(settings) else []
+        if finished and row is not None and row.fingerprint == fingerprint:
+            # phrases are one newline-joined string: decoding one string beats decoding thirty
+            return [_Post(i, "", None, "", reach, lang, category, timedelta(seconds=offset), deleted,
+                          frozenset(phrases.split("\n")) if phrases else frozenset())
+                    for i, category, offset, lang, reach, deleted, phrases in cached]
+    known = {p[0]: frozenset(p[6].split("\n")) if p[6] else frozenset() for p in cached}
+    posts = _posts(url, start, end, brand_id, removed, known)
+    if finished or any(p.id not in known for p in posts):
+        _store_week(url, brand_id, label, fingerprint, posts)
+    return posts
+
+
+def _store_week(url: str, brand_id: Optional[int], label: str, fingerprint: str, posts: list[_Post]) -> None:
+    stored = [[p.id, p.category, p.offset.total_seconds(), p.lang, p.reach, p.deleted, "\n".join(sorted(p.phrases))]
+              for p in posts]
+    try:
+        with store.session(url) as s:
+            row = s.exec(select(ThemeWeek).where(ThemeWeek.brand_id == (brand_id or 0),
+                                                 ThemeWeek.week == label)).first()
+            row = row or ThemeWeek(brand_id=brand_id or 0, week=label, fingerprint=fingerprint)
+            row.fingerprint, row.posts, row.computed_at = fingerprint, stored, utcnow()
+            s.add(row)
+    except sa.exc.IntegrityError:  # another viewer stored the same week at the same moment
+        pass
 
 
 def _group(category: str, posts: list[_Post], before: list[_Post]) -> list[tuple[str, list[_Post]]]:
@@ -237,7 +319,13 @@ def _group(category: str, posts: list[_Post], before: list[_Post]) -> list[tuple
 
 def _assigned(posts: list[_Post], phrases: list[str]) -> list[str]:
     """Each earlier post's theme, by the same rule as this week's: the first chosen phrase it has."""
-    return [next((ph for ph in phrases if ph and ph in p.phrases), "") for p in posts]
+    # Look the post's ~30 phrases up in the chosen ones (a category can have hundreds), not the reverse.
+    rank = {ph: i for i, ph in enumerate(phrases) if ph}
+    themes = []
+    for p in posts:
+        hits = [rank[ph] for ph in p.phrases if ph in rank]
+        themes.append(phrases[min(hits)] if hits else "")
+    return themes
 
 
 def _brand_terms(url: str, brand_id: Optional[int]) -> Optional[re.Pattern]:
@@ -257,11 +345,17 @@ def _normalise(text: str, lang: str) -> str:
     # English contractions, so "doesn't work" gives "not work" like "does not work" does.
     text = _NOT.sub(" not", _CANT.sub(lambda m: ("can" if m[1] == "ca" else "will") + " not", text))
     # Marks left after NFC (Arabic-script vowel signs, Turkish dotted I's dot) would split words.
-    return "".join(c for c in text if unicodedata.category(c) != "Mn").replace("'", " ").replace("’", " ")
+    if not text.isascii():  # ASCII has none, and the per-character test is half of this function's time
+        text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    return text.replace("'", " ").replace("’", " ")
 
 
 def _cut(text: str) -> str:
     return text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS - 1].rstrip() + "…"
+
+
+_CACHE_FORMAT = 2  # bump when the cached post layout changes: old rows then no longer match
+_STOPWORDS_VERSION = hashlib.sha256(files("repmon.data").joinpath("stopwords.toml").read_bytes()).hexdigest()[:12]
 
 
 @cache

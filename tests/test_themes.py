@@ -1,5 +1,6 @@
 """Recurring complaint themes (repmon.themes) on both stores, and the Themes page through AppTest."""
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -8,9 +9,9 @@ import streamlit as st
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from repmon import store, themes
+from repmon import rollups, store, themes
 from repmon.errors import RepmonError
-from repmon.models import Brand, Mention, Score
+from repmon.models import Brand, Mention, Score, ThemeWeek
 
 PAGE = Path(__file__).resolve().parents[1] / "dashboard" / "views" / "themes.py"
 WEEK = "2026-W47"  # Monday 2026-11-16 to Sunday 2026-11-22
@@ -37,10 +38,12 @@ def load(url, posts, brand="Acme Telecom", keywords=("acme",)):
             "brand_id": b.id, "is_own": p.get("is_own", False),
         } for i, p in enumerate(posts)]
         store.upsert_mentions(s, rows)
-        ids = dict(s.exec(select(Mention.native_id, Mention.id)).all())
-        for r, p in zip(rows, posts):
-            s.add(Score(mention_id=ids[r["native_id"]], scorer="test", lang=p["lang"], label="negative",
-                        needs_response=p["flagged"], category=p["category"]))
+        mentions = {m.native_id: m for m in s.exec(select(Mention)).all()}
+        scores = [(mentions[r["native_id"]], Score(mention_id=mentions[r["native_id"]].id, scorer="test",
+                                                   lang=p["lang"], label="negative", needs_response=p["flagged"],
+                                                   category=p["category"])) for r, p in zip(rows, posts)]
+        s.add_all([sc for _, sc in scores])
+        rollups.add(s, scores)  # as scoring does: the theme cache reads its counts
         return b.id
 
 
@@ -98,6 +101,31 @@ def test_rising_new_and_falling_themes(db_url):
     signal = found["outage · no signal"]
     assert (signal.count, signal.previous, signal.trend) == (2, [6, 6, 6, 6], "falling")
     assert charged.week == WEEK and charged.languages == ["en"]
+
+
+def test_finished_weeks_are_cached_until_their_posts_change(db_url):
+    brand_id = load(db_url, sample())
+    first = themes.weekly_themes(db_url, WEEK, brand_id, limit=50, now=AFTER)
+    with store.session(db_url) as s:
+        cached = s.exec(select(ThemeWeek).order_by(ThemeWeek.week)).all()
+    # the week shown (over by AFTER) and the four before it, as id, category, seconds into the week,
+    # language, reach, removed, phrases: no text, no author
+    assert [c.week for c in cached] == ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47"]
+    assert all(len(p) == 7 and isinstance(p[6], str) for c in cached for p in c.posts)
+    assert not any(w in json.dumps(c.posts) for c in cached for w in ("user0", "https://", "Please fix"))
+    assert themes.weekly_themes(db_url, WEEK, brand_id, limit=50, now=AFTER) == first
+    with store.session(db_url) as s:  # proof the second call read the cache: empty W46 and W46 counts 0
+        row = s.exec(select(ThemeWeek).where(ThemeWeek.week == "2026-W46")).one()
+        row.posts = []
+        s.add(row)
+    tampered = by_label(themes.weekly_themes(db_url, WEEK, brand_id, limit=50, now=AFTER))
+    assert tampered["billing · charged twice"].previous == [0, 0, 0, 0]
+    # the shown week's examples come back with their text, read by id
+    assert tampered["billing · charged twice"].examples[0].text in CHARGED
+    # A late post in a cached week changes its fingerprint: the week is read again.
+    load(db_url, [post("charged twice, still waiting", weeks_ago=1), post("charged twice here too", weeks_ago=1)])
+    charged = by_label(themes.weekly_themes(db_url, WEEK, brand_id, limit=50, now=AFTER))["billing · charged twice"]
+    assert charged.previous == [0, 0, 0, 4]
 
 
 def test_examples_widest_reach_first_and_each_post_in_one_theme(db_url):
@@ -245,3 +273,17 @@ def test_page_week_picker_and_empty_states(page_db):
     at.selectbox(key="week").set_value(WEEK).run()
     assert not at.exception
     assert "billing · charged twice" in list(at.dataframe[0].value["theme"])
+
+
+
+def test_warm_caches_every_brands_weeks_for_the_page(db_url):
+    brand_id = load(db_url, sample())
+    now = START + timedelta(days=9)  # Wednesday of the week after WEEK: WEEK is the last full one
+    assert themes.warm(db_url, now=now) == 1
+    with store.session(db_url) as s:
+        cached = {c.week: c.computed_at for c in s.exec(select(ThemeWeek)).all()}
+    assert sorted(cached) == ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47"]
+    found = themes.weekly_themes(db_url, WEEK, brand_id, limit=50, now=now)  # the page's view of WEEK
+    with store.session(db_url) as s:
+        assert {c.week: c.computed_at for c in s.exec(select(ThemeWeek)).all()} == cached  # read, not redone
+    assert by_label(found)["billing · charged twice"].count == 9

@@ -1,6 +1,6 @@
 """Overview: how the brand's reputation moves, and how much needs an answer."""
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 
 import altair as alt
 import streamlit as st
@@ -11,13 +11,15 @@ st.title("Reputation overview")
 db = common.url()
 brand_id = common.brand_picker()
 lo, hi = common.data_range_or_stop(db)
+tz = common.zone()  # days start at midnight where the team works, not in UTC
+lo, hi = lo.astimezone(tz), hi.astimezone(tz)
 
 default_start = max(lo.date(), hi.date() - timedelta(days=55))
 picked = st.sidebar.date_input("Date range", (default_start, hi.date()), min_value=lo.date(),
                                max_value=hi.date(), key="range")
 start_day, end_day = picked if isinstance(picked, tuple) and len(picked) == 2 else (default_start, hi.date())
-start = datetime.combine(start_day, time.min, tzinfo=timezone.utc)
-end = datetime.combine(end_day, time.min, tzinfo=timezone.utc) + timedelta(days=1)
+start = datetime.combine(start_day, time.min, tzinfo=tz)
+end = datetime.combine(end_day, time.min, tzinfo=tz) + timedelta(days=1)
 
 week = timedelta(days=7)
 now_k = common.kpis(db, brand_id, end - week, end)
