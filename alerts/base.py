@@ -1,5 +1,6 @@
 """The notifier interface: send one alert, say how it went. Retries and dedup are the
-dispatcher's job (alerts.outbox), not the notifier's."""
+dispatcher's job (alerts.dispatcher), not the notifier's. Bot-token channels
+(alerts.slack.SlackBotNotifier) add post / update / find for threads, edits and exact redelivery."""
 
 from __future__ import annotations
 

@@ -1,80 +1,73 @@
-"""Slack delivery through slack_sdk's incoming-webhook client, and Block Kit messages.
+"""Slack delivery through slack_sdk: incoming webhooks, and a Slack app's bot token.
 
-Post text is untrusted: `escape` neutralises &, < and > so a post cannot smuggle
-<!channel>, @here mentions or disguised links into a live Slack message.
+Every failure becomes a NotifierError the dispatcher can act on: `retry_after` from a 429,
+`permanent` when retrying cannot help (bad token, unknown channel), otherwise transient.
+Neither client retries on its own except for a short 429 wait: a silent retry after a
+timeout could post twice, and the outbox decides about resending.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Any, Optional
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from repmon.config import SlackChannel
 from repmon.errors import NotifierError
 
-
-def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _quote(text: str, limit: int = 600) -> str:
-    text = escape(text if len(text) <= limit else text[: limit - 1] + "…")
-    return "\n".join("> " + line for line in text.splitlines() or [""])
-
-
-def case_message(case: Any, mention: Any, score: Any, brand: str, dashboard_url: str) -> dict:
-    """A new-case alert: what happened, the post, priority, SLA, the suggested reply, a link."""
-    link = f"{dashboard_url.rstrip('/')}/case?id={case.id}"
-    due = case.first_response_due.strftime("%Y-%m-%d %H:%M UTC") if case.first_response_due else "n/a"
-    headline = f"{case.priority.upper()} {case.category} case #{case.id} for {brand} on {mention.platform}"
-    who = f"{mention.author} ({mention.author_reach:,} followers)"
-    fallback = f"{headline}: {escape(mention.text[:200])}"
-    blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": headline[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{escape(who)}* wrote:\n{_quote(mention.text)}"}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(
-            f"priority {case.priority} · first response due {due} · why: {', '.join(score.reasons)}")}]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Suggested reply*\n{_quote(case.suggested_reply)}"}},
-        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open case"},
-                                          "url": link, "action_id": "open_case"}]},
-    ]
-    return {"text": fallback, "blocks": blocks}
+METADATA_EVENT = "repmon_alert"
+# ok:false errors that no retry will fix: the token, the app's access or the channel is wrong.
+PERMANENT = {
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "no_permission",
+    "missing_scope", "channel_not_found", "not_in_channel", "is_archived", "restricted_action",
+    "invalid_blocks", "invalid_arguments", "msg_too_long", "message_not_found", "cant_update_message",
+    "team_access_not_granted", "ekm_access_denied", "org_login_required", "invalid_metadata_format",
+}
+HINTS = {
+    "invalid_auth": "the bot token is wrong: check bot_token",
+    "not_authed": "no bot token was sent: check bot_token",
+    "account_inactive": "the app or its bot user was deactivated: reinstall the app",
+    "token_revoked": "the bot token was revoked: reinstall the app and update bot_token",
+    "channel_not_found": "no such channel for this app: check channel (an ID such as C0123ABCD)",
+    "not_in_channel": "invite the app to the channel (/invite @yourapp) or grant chat:write.public",
+    "missing_scope": "the app lacks a scope: it needs chat:write, channels:history (groups:history for "
+                     "private channels) and files:write",
+}
 
 
-def sla_message(case: Any, clock: Any, dashboard_url: str) -> dict:
-    """A case's first-response clock is at risk or breached: who owns it and what is due."""
-    link = f"{dashboard_url.rstrip('/')}/case?id={case.id}"
-    what = "breached" if clock.state == "breached" else "about to breach"
-    text = (f"SLA {what}: {case.priority} {case.category} case #{case.id} on {case.platform}, {clock}; "
-            f"owner {case.owner or 'nobody'}, status {case.status}.")
-    return {"text": escape(text), "blocks": [
-        {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}},
-        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open case"},
-                                          "url": link, "action_id": "open_case"}]},
-    ]}
+class ShortRateLimitRetry(RateLimitErrorRetryHandler):
+    """Waits out a short 429 inside the call; a longer one comes back to the outbox, which
+    reschedules the alert for Retry-After instead of blocking the dispatcher."""
+
+    def __init__(self, max_wait: float):
+        super().__init__(max_retry_count=1)
+        self.max_wait = max_wait
+
+    def _can_retry(self, *, state: Any, request: Any, response: Any = None, error: Any = None) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        return _retry_after(response.headers) <= self.max_wait
 
 
-def source_down_message(source: Any, dashboard_url: str) -> dict:
-    since = source.failing_since.strftime("%Y-%m-%d %H:%M UTC")
-    last_ok = source.last_success_at.strftime("%Y-%m-%d %H:%M UTC") if source.last_success_at else "never"
-    text = (f"Source {source.name} ({source.kind}) has been failing since {since}; last success {last_ok}. "
-            f"Mentions from it are not being collected. Last error: {source.last_error or 'unknown'}")
-    return {"text": escape(text), "blocks": [
-        {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}},
-        {"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Sources"},
-                                          "url": f"{dashboard_url.rstrip('/')}/sources", "action_id": "open_sources"}]},
-    ]}
-
-
-def test_message(channel: str) -> dict:
-    text = f"repmon test alert for channel '{channel}': if you can read this, alerts will reach you."
-    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}]}
+def _retry_after(headers: Any) -> float:
+    value = {k.lower(): v for k, v in (headers or {}).items()}.get("retry-after")
+    value = value[0] if isinstance(value, list) else value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 30.0
 
 
 class SlackWebhookNotifier:
-    def __init__(self, name: str, webhook_url: str, timeout: int = 10):
+    def __init__(self, name: str, webhook_url: str, timeout: float = 10):
         self.name = name
-        self._client = WebhookClient(webhook_url, timeout=timeout)
+        self._client = WebhookClient(webhook_url, timeout=max(1, int(timeout)),
+                                     retry_handlers=[ShortRateLimitRetry(min(5.0, timeout / 2))])
 
     def send(self, payload: dict) -> None:
         try:
@@ -83,13 +76,106 @@ class SlackWebhookNotifier:
             raise NotifierError(f"slack channel {self.name}: {type(exc).__name__}: {exc}") from None
         if resp.status_code == 200:
             return
-        retry_after: Optional[float] = None
-        if resp.status_code == 429:
-            header = {k.lower(): v for k, v in (resp.headers or {}).items()}.get("retry-after")
-            retry_after = float(header[0] if isinstance(header, list) else header or 30)
+        retry_after = _retry_after(resp.headers) if resp.status_code == 429 else None
         # 4xx other than 429 means the webhook is wrong or revoked: retrying will not help.
         permanent = 400 <= resp.status_code < 500 and resp.status_code != 429
         raise NotifierError(
             f"slack channel {self.name}: HTTP {resp.status_code} {resp.body!s:.200}",
             retry_after=retry_after, permanent=permanent,
         )
+
+
+class SlackBotNotifier:
+    """chat.postMessage / chat.update with a bot token. Each post carries the outbox key as
+    message metadata, so `find` can tell afterwards whether an interrupted post landed."""
+
+    def __init__(self, ch: SlackChannel, timeout: float = 10):
+        self.name, self.channel = ch.name, ch.channel
+        self._client = WebClient(token=ch.bot_token, base_url=ch.api_url, timeout=max(1, int(timeout)),
+                                 retry_handlers=[ShortRateLimitRetry(min(5.0, timeout / 2))])
+
+    def _call(self, what: str, fn: Any, **kw: Any) -> Any:
+        try:
+            return fn(**kw)
+        except SlackApiError as exc:
+            raise _api_error(self.name, what, exc) from None
+        except Exception as exc:  # connection refused, timeout: the call may or may not have landed
+            raise NotifierError(f"slack channel {self.name}: {what}: {type(exc).__name__}: {exc}") from None
+
+    def send(self, payload: dict) -> None:
+        self.post(payload)
+
+    def post(self, payload: dict, key: Optional[str] = None, thread_ts: Optional[str] = None) -> tuple[str, str]:
+        """Returns (channel ID, message ts)."""
+        meta = {"event_type": METADATA_EVENT, "event_payload": {"key": key}} if key else None
+        resp = self._call("chat.postMessage", self._client.chat_postMessage, channel=self.channel,
+                          text=payload.get("text", ""), blocks=payload.get("blocks"), thread_ts=thread_ts,
+                          metadata=meta, unfurl_links=False, unfurl_media=False)
+        return resp["channel"], resp["ts"]
+
+    def update(self, channel_id: str, ts: str, payload: dict) -> None:
+        self._call("chat.update", self._client.chat_update, channel=channel_id, ts=ts,
+                   text=payload.get("text", ""), blocks=payload.get("blocks"))
+
+    def find(self, key: str, oldest: datetime, thread_ts: Optional[str] = None, pages: int = 5) -> Optional[str]:
+        """The ts of the message posted under `key` since `oldest`, or None if there is none.
+        Looks at the channel and, when given, the thread (replies are not in the history)."""
+        calls = [("conversations.history", self._client.conversations_history, {})]
+        if thread_ts:
+            calls.append(("conversations.replies", self._client.conversations_replies, {"ts": thread_ts}))
+        for what, fn, extra in calls:
+            cursor = None
+            for _ in range(pages):
+                resp = self._call(what, fn, channel=self.channel, oldest=f"{oldest.timestamp():.6f}", limit=200,
+                                  include_all_metadata=True, cursor=cursor, **extra)
+                for msg in resp.get("messages", []):
+                    meta = msg.get("metadata") or {}
+                    if meta.get("event_type") == METADATA_EVENT and (meta.get("event_payload") or {}).get("key") == key:
+                        return msg["ts"]
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        return None
+
+    def upload(self, file: str | bytes, filename: str, title: str, comment: Optional[str] = None) -> None:
+        self._call("files_upload_v2", self._client.files_upload_v2, channel=self.channel, file=file,
+                   filename=filename, title=title, initial_comment=comment)
+
+
+def _api_error(name: str, what: str, exc: SlackApiError) -> NotifierError:
+    resp = exc.response
+    status = getattr(resp, "status_code", None)
+    code = resp.data.get("error") if isinstance(getattr(resp, "data", None), dict) else None
+    said = " ".join(filter(None, (f"HTTP {status}" if status != 200 else None, code))) or "no answer"
+    message = f"slack channel {name}: {what}: {said}"
+    if code in HINTS:
+        message += f" ({HINTS[code]})"
+    if status == 429 or code == "ratelimited":
+        return NotifierError(message, retry_after=_retry_after(resp.headers))
+    return NotifierError(message, permanent=code in PERMANENT)
+
+
+def notifier(ch: SlackChannel, timeout: float = 10) -> Any:
+    if ch.is_bot:
+        return SlackBotNotifier(ch, timeout)
+    return SlackWebhookNotifier(ch.name, ch.webhook_url or "", timeout)
+
+
+def upload_file(channel_cfg: SlackChannel, file: str | Path | bytes, title: str, comment: Optional[str] = None,
+                filename: Optional[str] = None, timeout: float = 60) -> None:
+    """Upload a file (e.g. the weekly report) to a bot-token channel: a path, or the content as
+    bytes with `filename`. `comment` is Slack mrkdwn sent as written: escape anything in it
+    that came from a post. Raises NotifierError; webhooks cannot carry files."""
+    if not channel_cfg.is_bot:
+        raise NotifierError(f"slack channel {channel_cfg.name}: incoming webhooks cannot upload files; "
+                            "configure this channel with bot_token and channel (a Slack app with files:write)",
+                            permanent=True)
+    if isinstance(file, bytes):
+        if not filename:
+            raise NotifierError("upload_file: content given as bytes needs a filename", permanent=True)
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise NotifierError(f"slack channel {channel_cfg.name}: no file at {path}", permanent=True)
+        file, filename = str(path), filename or path.name
+    SlackBotNotifier(channel_cfg, timeout).upload(file, filename, title, comment)

@@ -6,7 +6,8 @@ import pytest
 from sqlmodel import select
 
 from alerts import outbox
-from alerts.slack import SlackWebhookNotifier, escape
+from alerts.messages import escape
+from alerts.slack import SlackWebhookNotifier
 from repmon import cases, config, pipeline, store
 from repmon.errors import NotifierError
 from repmon.models import AlertOutbox, Mention, utcnow
