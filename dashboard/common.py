@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
-from dashboard import queries
+from dashboard import oidc, queries
 from repmon import auth
 from repmon import config as config_mod
 from repmon import store
@@ -41,19 +41,24 @@ def page_setup() -> None:
 
 
 def login_required() -> bool:
-    return bool(cfg().dashboard.users)
+    return bool(cfg().dashboard.users or cfg().dashboard.oidc)
 
 
 def role() -> Optional[str]:
-    """The signed-in user's role; without configured users everyone is admin (localhost only:
-    the config refuses another address without users)."""
+    """The signed-in user's role: a password sign-in's, else the OIDC identity's; without users or
+    OIDC everyone is admin (localhost only: the config refuses another address without login)."""
     if not login_required():
         return "admin"
-    return st.session_state.get("role")
+    if st.session_state.get("role"):
+        return st.session_state["role"]
+    return oidc.role(cfg().dashboard.oidc) if cfg().dashboard.oidc else None
 
 
 def user_name() -> str:
-    return st.session_state.get("user", "") if login_required() else st.session_state.get("actor", "")
+    """Who acts, for case history: the password user's name or the OIDC email."""
+    if not login_required():
+        return st.session_state.get("actor", "")
+    return st.session_state.get("user") or (oidc.email() if cfg().dashboard.oidc else "")
 
 
 def can(needed: str) -> bool:
@@ -61,18 +66,26 @@ def can(needed: str) -> bool:
 
 
 def login_gate() -> None:
-    """With users configured: a sign-in form until the password is right, then a sign-out button."""
+    """With users or OIDC configured: "Sign in with <provider>" and/or a password form until
+    someone with a role is in, then a sign-out button."""
     if not login_required():
         return
-    if st.session_state.get("role"):
+    if role():
         with st.sidebar:
-            st.caption(f"Signed in as {st.session_state['user']} ({st.session_state['role']})")
+            st.caption(f"Signed in as {user_name()} ({role()})")
             if st.button("Sign out", key="sign_out"):
-                for k in ("user", "role"):
-                    st.session_state.pop(k, None)
-                st.rerun()
+                if st.session_state.pop("role", None):  # a password sign-in
+                    st.session_state.pop("user", None)
+                    st.rerun()
+                oidc.sign_out()
         return
     st.title("Sign in to repmon")
+    dash = cfg().dashboard
+    if dash.oidc:
+        oidc.sign_in(dash.oidc)
+        if not dash.users:
+            st.stop()
+        st.caption("or with a repmon name and password")
     with st.form("login"):
         name = st.text_input("Name", key="login_name")
         password = st.text_input("Password", type="password", key="login_password")
@@ -85,15 +98,19 @@ def login_gate() -> None:
     st.stop()
 
 
+def zone() -> ZoneInfo:
+    return ZoneInfo(cfg().dashboard.timezone)
+
+
 def local(ts: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
     if ts is None:
         return "—"
-    return ts.astimezone(ZoneInfo(cfg().dashboard.timezone)).strftime(fmt)
+    return ts.astimezone(zone()).strftime(fmt)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def daily(db: str, brand_id: Optional[int], start: Optional[datetime], end: Optional[datetime]):
-    return queries.daily(db, brand_id, start, end)
+    return queries.daily(db, brand_id, start, end, tz=cfg().dashboard.timezone)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
