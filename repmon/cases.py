@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import zlib
 from datetime import timedelta
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from alerts import outbox
-from repmon import generator, sla, store
+from repmon import generator, locks, sla, store
 from repmon.config import Config
 from repmon.errors import RepmonError
 from repmon.models import (
@@ -33,6 +33,9 @@ def update_cases(cfg: Config, batch_size: int = 1000, progress: Optional[Callabl
         brands = {b.id: b.name for b in s.exec(select(Brand)).all()}
     while True:
         with store.session(cfg.database.url) as s:
+            # Several workers (or `repmon process` beside them): one placement at a time, or two
+            # could each open a case for the same author's posts.
+            locks.xact(s, "cases")
             q = (
                 select(Score, Mention)
                 .join(Mention, Mention.id == Score.mention_id)
@@ -60,26 +63,32 @@ def mark_brand_replies(cfg: Config) -> int:
     """An open case whose thread has a later reply by the brand's own account is responded:
     the collectors saw the team answer on the platform itself."""
     post, reply = sa.orm.aliased(Mention), sa.orm.aliased(Mention)
-    in_thread = sa.or_(reply.parent_id == post.native_id,
-                       sa.and_(reply.thread_id.is_not(None), reply.thread_id == post.thread_id))
-    q = (
-        select(Case, reply)
-        .join(CaseMention, CaseMention.case_id == Case.id)
-        .join(post, post.id == CaseMention.mention_id)
-        .join(reply, sa.and_(reply.is_own.is_(True), reply.platform == post.platform, in_thread,
-                             reply.created_at > post.created_at))
-        .where(Case.status.in_(OPEN_STATUSES), Case.first_response_at.is_(None))
-        .order_by(Case.id, reply.created_at)
-    )
+
+    def replies(in_thread: Any) -> Any:
+        # One join per way of being in the thread, each an index lookup from the open cases'
+        # posts (ix_mention_parent, ix_mention_thread); with an OR the store scanned every
+        # mention for every open case, quadratic in a crisis.
+        return (
+            select(Case, reply)
+            .join(CaseMention, CaseMention.case_id == Case.id)
+            .join(post, post.id == CaseMention.mention_id)
+            .join(reply, sa.and_(reply.platform == post.platform, in_thread))
+            .where(Case.status.in_(OPEN_STATUSES), Case.first_response_at.is_(None), reply.is_own.is_(True),
+                   reply.created_at > post.created_at)
+        )
+
     marked = 0
     with store.session(cfg.database.url) as s:
-        for case, own in s.exec(q).all():
+        locks.xact(s, "cases")
+        found = s.exec(replies(reply.parent_id == post.native_id)).all() + s.exec(replies(
+            sa.and_(post.thread_id.is_not(None), reply.thread_id == post.thread_id))).all()
+        for case, own in sorted(found, key=lambda pair: (pair[0].id, pair[1].created_at, pair[1].id)):
             if case.first_response_at is not None:
                 continue  # already marked by an earlier reply in this pass
             case.status, case.first_response_at, case.final_reply = "responded", own.created_at, own.text
             s.add(case)
-            s.add(CaseEvent(case_id=case.id, at=own.created_at, actor=own.author, action="respond",
-                            detail=f"brand reply seen on {own.platform} (mention {own.id})"))
+            _changed(s, case, CaseEvent(case_id=case.id, at=own.created_at, actor=own.author, action="respond",
+                                        detail=f"brand reply seen on {own.platform} (mention {own.id})"))
             marked += 1
     return marked
 
@@ -89,7 +98,10 @@ def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) 
     open_case = s.exec(
         select(Case)
         .where(
-            Case.brand_id == mention.brand_id, Case.platform == mention.platform,
+            # "+ 0" keeps the brand out of the index choice: SQLite, without statistics, would
+            # otherwise read all of the brand's open cases (ix_case_queue) instead of the author's
+            # few (ix_case_platform_author), which made opening cases quadratic in a crisis.
+            Case.brand_id + 0 == mention.brand_id, Case.platform == mention.platform,
             Case.author == mention.author, Case.status.in_(OPEN_STATUSES),
             # the same conversation, however long it ran, or a new post within the window
             sa.or_(Case.last_post_at >= mention.created_at - window,
@@ -100,7 +112,9 @@ def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) 
     if open_case is not None:
         s.add(CaseMention(case_id=open_case.id, mention_id=mention.id))
         open_case.last_post_at = max(open_case.last_post_at, mention.created_at)
-        if priority_rank(score.priority) < priority_rank(open_case.priority):
+        open_case.first_post_at = min(filter(None, (open_case.first_post_at, mention.created_at)))
+        raised = priority_rank(score.priority) < priority_rank(open_case.priority)
+        if raised:
             open_case.priority = score.priority
             open_case.category = score.category
             open_case.suggested_reply = _suggest(cfg, open_case, mention, brand)
@@ -109,14 +123,18 @@ def _place(s: Session, cfg: Config, score: Score, mention: Mention, brand: str) 
             open_case.first_response_due = min(filter(None, (open_case.first_response_due, first)))
             open_case.resolution_due = min(filter(None, (open_case.resolution_due, resolve)))
         s.add(open_case)
-        s.add(CaseEvent(case_id=open_case.id, action="joined", detail=f"mention {mention.id}"))
+        joined = CaseEvent(case_id=open_case.id, action="joined", detail=f"mention {mention.id}")
+        if raised:
+            _changed(s, open_case, joined)  # its Slack message shows the new priority
+        else:
+            s.add(joined)
         return
     first, resolve = sla.due_times(cfg, mention.created_at, score.priority)
     case = Case(
         brand_id=mention.brand_id, platform=mention.platform, author=mention.author,
         thread_key=f"{mention.platform}:{mention.thread_id or mention.native_id}",
         priority=score.priority, category=score.category, lang=score.lang,
-        opened_at=utcnow(), last_post_at=mention.created_at,
+        opened_at=utcnow(), last_post_at=mention.created_at, first_post_at=mention.created_at,
         first_response_due=first, resolution_due=resolve,
     )
     s.add(case)
@@ -151,10 +169,11 @@ def close_gone(url: str) -> int:
             .where(Mention.deleted_at.is_(None)))
     closed = 0
     with store.session(url) as s:
+        locks.xact(s, "cases")
         for case in s.exec(select(Case).where(Case.status.in_(OPEN_STATUSES), Case.id.not_in(live))).all():
             case.status = "gone"
             s.add(case)
-            s.add(CaseEvent(case_id=case.id, action="gone", detail="the post was removed at the source"))
+            _changed(s, case, CaseEvent(case_id=case.id, action="gone", detail="the post was removed at the source"))
             closed += 1
     return closed
 
@@ -168,6 +187,7 @@ def check_slas(cfg: Config) -> int:
     recent = Case.last_post_at >= now - timedelta(hours=cfg.alerts.max_age_hours)
     queued = 0
     with store.session(cfg.database.url) as s:
+        locks.xact(s, "cases")  # two passes at once would both queue the same alert, and one would fail
         unanswered = select(Case).where(
             Case.status.in_(("new", "acknowledged")), Case.first_response_at.is_(None),
             Case.first_response_due.is_not(None), Case.first_response_due <= soon, recent)
@@ -242,5 +262,17 @@ def act(url: str, case_id: int, action: str, actor: str, *, text: Optional[str] 
         else:
             raise RepmonError(f"unknown case action {action!r}; expected assign, note or {', '.join(ACTIONS)}")
         s.add(case)
-        s.add(CaseEvent(case_id=case.id, at=now, actor=actor, action=action, detail=detail))
+        event = CaseEvent(case_id=case.id, at=now, actor=actor, action=action, detail=detail)
+        if action == NOTE:
+            s.add(event)
+        else:
+            _changed(s, case, event)
         return case
+
+
+def _changed(s: Session, case: Case, event: CaseEvent) -> None:
+    """Record a change of status, owner or priority, and queue the update of the case's Slack
+    messages in the same transaction."""
+    s.add(event)
+    s.flush()
+    outbox.enqueue_case_updated(s, case, event)

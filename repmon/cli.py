@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Optional
 import click
 
 from repmon import config as config_mod
-from repmon import logs, store
+from repmon import logs, rollups, store
 from repmon.errors import RepmonError
 
 HELP = """Monitor what people say about your brand, flag the posts that need an answer,
@@ -210,7 +211,11 @@ def run(c: Ctx, once: bool) -> None:
     """Run the scheduler daemon: collect, score, cases and alerts on intervals."""
     from repmon import scheduler
 
+    from repmon import locks
+
     cfg = c.ready()
+    # SQLite: a second `repmon run` on the same file stops here with one line (held until exit).
+    click.get_current_context().with_resource(locks.single_worker(cfg.database.url))
     if cfg.database.url.startswith("sqlite"):
         say("note: SQLite runs one worker; use PostgreSQL (database.url) to run several")
     if once:
@@ -220,14 +225,35 @@ def run(c: Ctx, once: bool) -> None:
         scheduler.serve(cfg)
 
 
-def _dashboard_cmd(cfg: config_mod.Config, port: Optional[int]) -> list[str]:
+def _dashboard_cmd(cfg: config_mod.Config, port: Optional[int], secrets: Optional[Path] = None) -> list[str]:
     app = resources.files("dashboard") / "app.py"
     return [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.port", str(port or cfg.dashboard.port), "--server.address", cfg.dashboard.address,
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",  # no "Deploy" button or developer menu for the team
+        # Only repmon's own file: a stray ./.streamlit/secrets.toml cannot change sign-in.
+        *(["--secrets.files", str(secrets)] if secrets else []),
     ]
+
+
+@contextmanager
+def _auth_settings(cfg: config_mod.Config, port: Optional[int]):
+    """With [dashboard.oidc]: Streamlit's [auth] settings in a private file for as long as the
+    server runs (its path is shown; the secrets in it never are)."""
+    oidc = cfg.dashboard.oidc
+    if oidc is None:
+        yield None
+        return
+    from repmon import auth
+
+    path = auth.write_streamlit_auth(cfg.dashboard, port or cfg.dashboard.port)
+    say(f"sign-in with {oidc.provider} (OIDC), back to {cfg.dashboard.oidc_redirect_uri(port)}; "
+        f"Streamlit's settings in {path} (0600, removed on exit)")
+    try:
+        yield path
+    finally:
+        auth.remove_streamlit_auth(path)
 
 
 def _dashboard_env(cfg: config_mod.Config) -> dict:
@@ -244,15 +270,17 @@ def dashboard(c: Ctx, port: Optional[int]) -> None:
     """Serve the Streamlit dashboard (default: http://localhost:8501)."""
     cfg = c.ready()
     say(f"dashboard on http://{cfg.dashboard.address}:{port or cfg.dashboard.port}")
-    proc = subprocess.Popen(_dashboard_cmd(cfg, port), env=_dashboard_env(cfg))
-    # Stopping repmon stops the server too: without this a SIGTERM (systemd, a test) would leave
-    # Streamlit running as an orphan, holding the port.
-    signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
-    try:
-        sys.exit(proc.wait())
-    except KeyboardInterrupt:
-        proc.terminate()
-        sys.exit(proc.wait())
+    with _auth_settings(cfg, port) as secrets:
+        proc = subprocess.Popen(_dashboard_cmd(cfg, port, secrets), env=_dashboard_env(cfg))
+        # Stopping repmon stops the server too: without this a SIGTERM (systemd, a test) would leave
+        # Streamlit running as an orphan, holding the port.
+        signal.signal(signal.SIGTERM, lambda *_: proc.terminate())
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            code = proc.wait()
+    sys.exit(code)
 
 
 def _interrupt(*_: object) -> None:
@@ -265,11 +293,12 @@ def _interrupt(*_: object) -> None:
 @pass_ctx
 def up(c: Ctx, port: Optional[int], no_dashboard: bool) -> None:
     """Start everything: demo data if the store is empty, scheduler, dashboard."""
-    from repmon import scheduler
+    from repmon import locks, scheduler
     from repmon.models import Mention
     from sqlmodel import func, select
 
     cfg = c.ready()
+    click.get_current_context().with_resource(locks.single_worker(cfg.database.url))  # as in `repmon run`
     with store.session(cfg.database.url) as s:
         empty = s.exec(select(func.count()).select_from(Mention)).one() == 0
     if empty:
@@ -289,12 +318,13 @@ def up(c: Ctx, port: Optional[int], no_dashboard: bool) -> None:
             pass
     else:
         say(f"dashboard on http://localhost:{port or cfg.dashboard.port} — Ctrl-C to stop")
-        proc = subprocess.Popen(_dashboard_cmd(cfg, port), env=_dashboard_env(cfg))
-        try:
-            proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait(10)
+        with _auth_settings(cfg, port) as secrets:
+            proc = subprocess.Popen(_dashboard_cmd(cfg, port, secrets), env=_dashboard_env(cfg))
+            try:
+                proc.wait()
+            except KeyboardInterrupt:
+                proc.terminate()
+                proc.wait(10)
     stop.set()
     worker.join(30)
 
@@ -369,13 +399,14 @@ def alerts() -> None:
 @pass_ctx
 def alerts_test(c: Ctx) -> None:
     """Send one test message to every configured channel; exit 1 if any failed."""
+    from alerts.messages import test_message
     from alerts.outbox import notifiers
-    from alerts.slack import test_message
 
     cfg = c.cfg
     sinks = notifiers(cfg)
     if not sinks:
-        raise RepmonError("no alert channels configured: add [[alerts.slack]] with name and webhook_url")
+        raise RepmonError("no alert channels configured: add [[alerts.slack]] with a name and either "
+                          "webhook_url or bot_token and channel (see config.example.toml)")
     failed = 0
     for name, sink in sinks.items():
         try:
@@ -395,14 +426,18 @@ def alerts_dispatch(c: Ctx) -> None:
     from alerts.outbox import dispatch
 
     r = dispatch(c.ready())
-    click.echo(f"{r.sent} sent, {r.retrying} to retry, {r.failed} failed")
+    click.echo(f"{r.sent} sent, {r.retrying} to retry, {r.failed} failed"
+               + (f", {r.skipped} skipped" if r.skipped else "")
+               + (f", {r.recovered} found already delivered after an interruption" if r.recovered else ""))
 
 
 @alerts.command("list")
-@click.option("--status", type=click.Choice(["pending", "sent", "failed", "all"]), default="all", show_default=True)
+@click.option("--status", default="all", show_default=True,
+              type=click.Choice(["pending", "sending", "sent", "failed", "digested", "skipped", "all"]),
+              help="digested: folded into a digest during a flood; skipped: an update with nothing to do.")
 @pass_ctx
 def alerts_list(c: Ctx, status: str) -> None:
-    """Show the alert outbox, newest first."""
+    """Show the alert outbox, newest first, with each row's last error or what happened to it."""
     from repmon.models import AlertOutbox
     from sqlmodel import select
 
@@ -418,19 +453,71 @@ def alerts_list(c: Ctx, status: str) -> None:
         click.echo(f"{a.id:<6} {a.status:<8} {a.channel:<12} {a.key:<30} attempts={a.attempts} {a.last_error or ''}")
 
 
-@main.command()
-@click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W47 (default: the last full week).")
-@click.option("--output", type=click.Path(dir_okay=False), help="File to write (default: report-<week>.html).")
+@alerts.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "all_failed", is_flag=True, help="Requeue every failed alert.")
 @pass_ctx
-def report(c: Ctx, week: Optional[str], output: Optional[str]) -> None:
-    """Write the weekly reputation report as HTML."""
-    from reports import weekly
+def alerts_retry(c: Ctx, ids: tuple[int, ...], all_failed: bool) -> None:
+    """Queue failed alerts again (by ID, or all with --failed); `dispatch` sends them."""
+    from alerts.outbox import retry
+
+    if not ids and not all_failed:
+        raise RepmonError("name the failed alerts to requeue (IDs from `repmon alerts list --status failed`) or pass --failed")
+    requeued = retry(c.ready().database.url, list(ids), all_failed)
+    missing = sorted(set(ids) - set(requeued))
+    click.echo(f"{len(requeued)} alert(s) requeued" + (f"; not failed or unknown: {missing}" if missing else ""))
+    if missing:
+        sys.exit(1)
+
+
+REPORT_EXAMPLES = """
+\b
+Examples:
+  repmon report                                          last full week, as report-<week>.html
+  repmon report --week 2026-W47 --output w47.pdf         that week, as PDF (from the extension)
+  repmon report --format pdf                             last full week, as report-<week>.pdf
+  repmon report --send                                   email / upload it as [reports] says
+  repmon report --week 2026-W47 --send --output w47.pdf  send that week, and keep a copy
+\b
+Weeks are ISO weeks in UTC, Monday 00:00 to Monday 00:00. --send gives each destination one
+copy per week: run it again to retry only the ones that failed. `repmon run` sends the report
+by itself when [reports.weekly] is enabled. PDF needs Pango (Debian: libpango-1.0-0
+libpangoft2-1.0-0).
+"""
+
+
+@main.command(epilog=REPORT_EXAMPLES)
+@click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W47 (default: the last full week).")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]),
+              help="Default: from --output's extension; else reports.format with --send; else html.")
+@click.option("--output", type=click.Path(dir_okay=False), help="File to write (default: report-<week>.<format>; "
+              "with --send, no file unless given).")
+@click.option("--send", is_flag=True, help="Deliver by email and/or Slack as [reports] configures; a destination "
+              "that already had this week's report is skipped.")
+@pass_ctx
+def report(c: Ctx, week: Optional[str], fmt: Optional[str], output: Optional[str], send: bool) -> None:
+    """Write the weekly reputation report (HTML or PDF); --send delivers it."""
+    from reports import deliver, render, weekly
 
     cfg = c.ready()
+    suffix = Path(output).suffix.lower().lstrip(".") if output else ""
+    fmt = fmt or (suffix if suffix in ("html", "pdf") else cfg.reports.format if send else "html")
+    if send and not deliver.destinations(cfg):
+        raise RepmonError("--send: nowhere to send the report; add [reports.email] or reports.slack_channels "
+                          "(see config.example.toml)")
     data = weekly.build(cfg, week)
-    path = Path(output or f"report-{data.week}.html")
-    path.write_text(weekly.render_html(data), encoding="utf-8")
-    click.echo(f"report for {data.week} written to {path}")
+    content = render.render(data, fmt)
+    if output or not send:
+        path = Path(output or f"report-{data.week}.{fmt}")
+        path.write_bytes(content)
+        click.echo(f"report for {data.week} written to {path}")
+    if send:
+        outcomes = deliver.deliver(cfg, data, content, fmt)
+        for o in outcomes:
+            click.echo(f"{o.destination}: {o.status}{f' ({o.detail})' if o.detail else ''}")
+        if any(o.status == "failed" for o in outcomes):
+            raise RepmonError("the report was not delivered everywhere; run the same command again to retry "
+                              "the failed destinations only")
 
 
 @main.group("config")
@@ -493,6 +580,102 @@ def db_upgrade(c: Ctx) -> None:
     cfg = c.cfg
     store.migrate(cfg.database.url)
     click.echo(f"{store.redact_url(cfg.database.url)} at revision {store.current_revision(cfg.database.url)}")
+
+
+@db.command("rollups")
+@pass_ctx
+def db_rollups(c: Ctx) -> None:
+    """Recount the dashboard's hourly rollups from the mentions and scores.
+
+    Scoring keeps them in step by itself; run this after changing rows by hand (SQL, a restore
+    of one table) if the Overview's figures disagree with the mentions. Takes about 20 s per
+    million mentions on SQLite, in one transaction."""
+    cfg = c.ready()
+    with store.get_engine(cfg.database.url).begin() as conn:
+        rollups.rebuild(conn)
+    say("rollups recounted")
+
+
+FORGET_EXAMPLES = """
+\b
+Examples:
+  repmon forget --author @leaky_lucy --dry-run     what would go; changes nothing
+  repmon forget --author @leaky_lucy               ask, then erase everywhere
+  repmon forget --author u/lucy --platform reddit  only their Reddit posts and cases
+  repmon forget --author @lucy@mastodon.social --yes   no question (scripts)
+\b
+The handle is matched without case, with or without @ or u/. Their posts, scores, edits,
+feedback labels and cases go; a case that also holds other people's posts stays without
+them. Alerts naming them: pending ones go, sent ones keep only their row (delete the Slack
+messages themselves in Slack). In other people's posts @handle becomes @[removed]; the
+posts themselves stay. One transaction: all of it happens, or none.
+"""
+
+
+def _echo_counts(counts: dict, empty: str) -> None:
+    for table, done in counts.items():
+        click.echo(f"  {table:<14} " + ", ".join(f"{n} {what}" for what, n in done.items()))
+    if not counts:
+        click.echo(f"  {empty}")
+
+
+@main.command(epilog=FORGET_EXAMPLES)
+@click.option("--author", required=True, metavar="HANDLE", help="The person's handle, e.g. @lucy, u/lucy, lucy.")
+@click.option("--platform", metavar="NAME", help="Only this platform (x, reddit, mastodon, ...); default: all.")
+@click.option("--dry-run", is_flag=True, help="Count what would be erased; change nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def forget(c: Ctx, author: str, platform: Optional[str], dry_run: bool, yes: bool) -> None:
+    """Erase one person's data everywhere (right to erasure)."""
+    from repmon import privacy
+
+    cfg = c.ready()
+    found = privacy.matches(cfg, author, platform)
+    for name, where, n in found:
+        click.echo(f"{name} on {where}: {n} post(s)")
+    if not found:
+        click.echo("no posts by that handle; other people's references to it are still scrubbed")
+    plan = privacy.forget(cfg, author, platform, dry_run=True)
+    click.echo("would erase:" if dry_run or not yes else "erasing:")
+    _echo_counts(plan, "nothing: the handle appears nowhere")
+    if dry_run or not plan:
+        return
+    if not yes:
+        click.confirm("Erase this permanently? It cannot be undone", abort=True)
+    done = privacy.forget(cfg, author, platform)
+    click.echo("erased:")
+    _echo_counts(done, "nothing")
+
+
+PRUNE_EXAMPLES = """
+\b
+Examples:
+  repmon prune --dry-run    how many mentions each retention period would touch now
+  repmon prune              apply them now (`repmon run` does this once a day)
+\b
+[database] retention_days_raw (default 90) clears each mention's raw source payload after
+that many days; retention_days (default 0: keep) deletes whole mentions, with their scores,
+case links and cases left empty. Posts in open cases are kept until the case is closed.
+Works in batches of 10,000 mentions, so SQLite is never locked for long.
+"""
+
+
+@main.command(epilog=PRUNE_EXAMPLES)
+@click.option("--dry-run", is_flag=True, help="Count what would be pruned; change nothing.")
+@pass_ctx
+def prune(c: Ctx, dry_run: bool) -> None:
+    """Apply the retention periods: clear old raw payloads, delete old mentions."""
+    from repmon import privacy
+
+    cfg = c.ready()
+    def kept(days: int) -> str:
+        return f"{days} days" if days else "kept forever"
+
+    db = cfg.database
+    click.echo(f"retention: raw payloads {kept(db.retention_days_raw)}, mentions {kept(db.retention_days)}")
+    counts = privacy.prune(cfg, dry_run=dry_run)
+    click.echo("would prune:" if dry_run else "pruned:")
+    _echo_counts(counts, "nothing")
 
 
 if __name__ == "__main__":

@@ -25,13 +25,15 @@ class RedactSecrets(logging.Filter):
 
 
 def secrets_of(cfg: Config) -> list[str]:
-    found = [ch.webhook_url for ch in cfg.alerts.slack]
+    found = [secret for ch in cfg.alerts.slack for secret in (ch.webhook_url, ch.bot_token) if secret]
     try:
         password = sa.engine.make_url(cfg.database.url).password
     except Exception:
         password = None
     if password:
         found.append(str(password))
+    if cfg.reports.email is not None:
+        found.append(cfg.reports.email.password)
     for src in cfg.sources.values():
         for key, value in (src.model_extra or {}).items():
             if isinstance(value, str) and any(w in key for w in ("token", "secret", "password", "key")):

@@ -97,6 +97,9 @@ class Mention(SQLModel, table=True):
         sa.UniqueConstraint("platform", "native_id", name="uq_mention_platform_native_id"),
         sa.Index("ix_mention_created_at", "created_at"),
         sa.Index("ix_mention_brand_created", "brand_id", "created_at"),
+        # the brand's replies in a case's thread (repmon.cases.mark_brand_replies), thread context
+        sa.Index("ix_mention_thread", "platform", "thread_id"),
+        sa.Index("ix_mention_parent", "platform", "parent_id"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -143,8 +146,67 @@ class Score(SQLModel, table=True):
     scored_at: datetime = _time(default_factory=utcnow)
 
 
+class MentionHour(SQLModel, table=True):
+    """Scored mentions counted per brand, hour, source, platform and language (repmon.rollups)."""
+
+    __table_args__ = (sa.UniqueConstraint("brand_id", "hour", "source", "platform", "lang",
+                                          name="uq_mentionhour_key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = 0  # 0: no brand (a NULL would never conflict in the unique key)
+    hour: datetime = _time()
+    source: str = Field(max_length=100)
+    platform: str = Field(max_length=50)
+    lang: str = Field(default="", max_length=16)
+    volume: int = 0
+    negative: int = 0
+    neutral: int = 0
+    positive: int = 0
+    needs_response: int = 0
+    sentiment_sum: float = 0.0
+    weighted_sentiment: float = 0.0  # sum of sentiment x reach weight: the reputation index's numerator
+    weight: float = 0.0
+
+
+class VoiceHour(SQLModel, table=True):
+    """Per brand, hour and name (the brand or a competitor): posts naming it, and the negative ones."""
+
+    __table_args__ = (sa.UniqueConstraint("brand_id", "hour", "name", name="uq_voicehour_key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = 0
+    hour: datetime = _time()
+    name: str = Field(max_length=200)
+    volume: int = 0
+    negative: int = 0
+
+
+class ThemeWeek(SQLModel, table=True):
+    """A finished week's complaints as theme grouping needs them (category, time into the week,
+    key phrases; no text, no author), so earlier weeks are not re-read on every Themes view.
+    `fingerprint` says which data and settings it was made from (repmon.themes)."""
+
+    __table_args__ = (sa.UniqueConstraint("brand_id", "week", name="uq_themeweek_key"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    brand_id: int = 0  # 0: every brand
+    week: str = Field(max_length=10)
+    fingerprint: str = Field(max_length=64)
+    computed_at: datetime = _time(default_factory=utcnow)
+    posts: list = _json(default_factory=list)
+
+
 class Case(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_case_status_priority", "status", "priority"),)
+    __table_args__ = (
+        sa.Index("ix_case_status_priority", "status", "priority"),
+        # a post joins its author's open case; with status in it, the planner never prefers ix_case_queue
+        # (all of a brand's open cases), which made opening cases quadratic in a crisis
+        sa.Index("ix_case_platform_author", "platform", "author", "status"),
+        sa.Index("ix_case_brand_first_response", "brand_id", "first_response_at"),  # response-time KPIs
+        # the queue: one index range per status and priority, in deadline order (dashboard.queries)
+        sa.Index("ix_case_queue", "brand_id", "status", "priority", "first_response_due"),
+        sa.Index("ix_case_owner", "owner"),  # the queue's owner filter and its list of owners
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     brand_id: Optional[int] = Field(default=None, foreign_key="brand.id")
@@ -158,6 +220,7 @@ class Case(SQLModel, table=True):
     owner: Optional[str] = Field(default=None, max_length=100)
     opened_at: datetime = _time(default_factory=utcnow)
     last_post_at: datetime = _time(default_factory=utcnow)
+    first_post_at: Optional[datetime] = _time(default=None)  # response times count from here
     first_response_due: Optional[datetime] = _time(default=None)
     first_response_at: Optional[datetime] = _time(default=None)
     resolution_due: Optional[datetime] = _time(default=None)
@@ -193,7 +256,14 @@ class CollectorCursor(SQLModel, table=True):
 
 
 class AlertOutbox(SQLModel, table=True):
-    """Alerts to deliver. Written with the event that causes them; `key` makes a resend impossible."""
+    """Alerts to deliver. Written with the event that causes them; `key` makes a resend impossible.
+
+    status: pending -> sending -> sent | failed; "digested" rows were folded into the digest
+    row `digest_id` during a flood; "skipped" rows became moot (e.g. a superseded update).
+    """
+
+    # flood checks count a channel's recent alerts of one kind: one index range, however big the flood
+    __table_args__ = (sa.Index("ix_alertoutbox_channel_kind_created", "channel", "kind", "created_at"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=200)
@@ -205,8 +275,21 @@ class AlertOutbox(SQLModel, table=True):
     attempts: int = 0
     last_error: Optional[str] = None
     created_at: datetime = _time(default_factory=utcnow)
-    next_attempt_at: datetime = _time(default_factory=utcnow)
+    next_attempt_at: datetime = _time(default_factory=utcnow)  # while "sending": when the send is presumed dead
     sent_at: Optional[datetime] = _time(default=None)
+    slack_channel: Optional[str] = Field(default=None, max_length=50)  # where it landed (bot channels)
+    slack_ts: Optional[str] = Field(default=None, max_length=40)
+    digest_id: Optional[int] = None
+
+
+class SlackThread(SQLModel, table=True):
+    """The Slack parent message of a case in a bot-token channel: later alerts reply under it."""
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    channel: str = Field(primary_key=True, max_length=100)  # the [[alerts.slack]] name
+    slack_channel: str = Field(max_length=50)  # Slack's channel id, as chat.update needs it
+    ts: str = Field(max_length=40)
+    created_at: datetime = _time(default_factory=utcnow)
 
 
 class FeedbackLabel(SQLModel, table=True):

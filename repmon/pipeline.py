@@ -14,11 +14,13 @@ from datetime import datetime
 from typing import Callable, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
 from alerts import outbox
 from collectors import collector_class
-from repmon import store
+from collectors.base import storable
+from repmon import locks, logs, rollups, store
 from repmon.config import Config
 from repmon.errors import CollectorError, ConfigError, RateLimited, TransientError
 from repmon.matching import BrandMatcher
@@ -51,6 +53,7 @@ def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, 
             raise ConfigError(f"--source {only}: no such source; configured: {', '.join(cfg.sources) or 'none'}")
         names = [only]
     with store.session(cfg.database.url) as s:
+        locks.xact(s, "sync-config")  # several workers: one at a time mirrors the config into the tables
         brand_ids = store.sync_brands(s, cfg.brands)
         store.sync_sources(s, cfg.sources)
         waiting = {r.name: r.rate_limited_until for r in s.exec(select(Source)).all()
@@ -59,8 +62,14 @@ def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, 
     for name in names:
         src = cfg.sources[name]
         brand = cfg.brand(src.brand)
-        collector = collector_class(src.kind or name).from_config(name, src.model_dump(), brand)
         result = CollectResult(name)
+        try:
+            collector = collector_class(src.kind or name).from_config(name, src.model_dump(), brand)
+        except ConfigError as exc:  # a misconfigured source is its own failure, not every source's
+            result.error = str(exc)
+            _record_health(cfg, name, result)
+            results.append(result)
+            continue
         if name in waiting:
             # The API told us when to come back; asking earlier only extends the penalty.
             result.error = f"rate limited until {waiting[name]:%Y-%m-%d %H:%M UTC}"
@@ -75,13 +84,17 @@ def collect(cfg: Config, only: Optional[str] = None, progress: Progress = None, 
                 result.error = str(exc)
                 if attempt < retries:
                     # Jittered exponential backoff: sources recover faster without a thundering herd.
-                    time.sleep(min(30.0, 2**attempt) * random.uniform(0.5, 1.0))
+                    pause = min(30.0, 2**attempt) * random.uniform(0.5, 1.0)
+                    log.info("source=%s attempt %d failed, again in %.1fs: %s", name, attempt + 1, pause, exc)
+                    time.sleep(pause)
             except RateLimited as exc:
                 result.error, result.rate_limited_until = str(exc), exc.reset_at
                 break
             except CollectorError as exc:
                 result.error = str(exc)
                 break
+            except (sa.exc.OperationalError, sa.exc.InterfaceError):
+                raise  # the database is unreachable, not the source: fail the run, leave the source's health be
             except Exception as exc:  # a bug in one collector must not stop the others
                 log.exception("source=%s collector crashed", name)
                 result.error = f"{type(exc).__name__}: {exc}"
@@ -117,6 +130,10 @@ def _prepare(batch, collector, matcher: BrandMatcher, brand_id: int) -> list[dic
     deleted = set(map(str, batch.notes.get("deleted", ())))
     rows = []
     for m in batch.mentions:
+        m, problem = storable(m)  # a malformed item is skipped and logged; the page stands
+        if m is None:
+            log.warning("source=%s skipped %s", collector.name, problem)
+            continue
         own = matcher.is_own(m.get("author") or "")
         gone = str(m["native_id"]) in deleted or bool((m.get("raw") or {}).get("deleted"))
         # Reviews and replies inside a matched thread are about the brand without naming it;
@@ -133,6 +150,9 @@ def _prepare(batch, collector, matcher: BrandMatcher, brand_id: int) -> list[dic
 
 def _record_health(cfg: Config, name: str, result: CollectResult) -> None:
     now = utcnow()
+    if result.error:  # an API may echo the request, credentials and all, in its error body
+        for secret in logs.RedactSecrets(logs.secrets_of(cfg)).secrets:
+            result.error = result.error.replace(secret, "***")
     with store.session(cfg.database.url) as s:
         row = s.exec(select(Source).where(Source.name == name)).one()
         row.last_run_at = now
@@ -194,6 +214,11 @@ def score_pending(cfg: Config, batch_size: int = 2000, progress: Progress = None
                 .order_by(Mention.id)
                 .limit(batch_size)
             )
+            pg = s.get_bind().dialect.name == "postgresql"
+            if pg:
+                # Several workers score at once: each locks its own batch and skips rows another holds.
+                # (NO KEY: rows that only reference these mentions, e.g. their edit history, need not wait.)
+                q = q.with_for_update(of=Mention, skip_locked=True, key_share=True)
             mentions = s.exec(q).all()
             if not mentions:
                 break
@@ -207,13 +232,18 @@ def score_pending(cfg: Config, batch_size: int = 2000, progress: Progress = None
                 )
                 for m, a in zip(mentions, assessments)
             ]
-            s.execute(sa.insert(Score.__table__), rows)
+            # A row another worker scored between our read and now (its commit raced our lock) is
+            # left as it is; only what this batch inserted is counted, in the rollups too.
+            insert = (postgresql.insert if pg else sqlite.insert)(Score.__table__)
+            done = set(s.execute(insert.on_conflict_do_nothing(index_elements=["mention_id"])
+                                 .returning(Score.__table__.c.mention_id), rows).scalars())
+            rollups.add(s, [(m, Score(**r)) for m, r in zip(mentions, rows) if m.id in done])
             # The detected language belongs to the mention too: the dashboard filters by it.
             for m, a in zip(mentions, assessments):
-                if not m.lang:
+                if not m.lang and m.id in done:
                     m.lang = a.lang
                     s.add(m)
-        total += len(mentions)
+        total += len(done)
         if progress:
             progress(f"scored {total} mentions")
     return total

@@ -8,9 +8,11 @@ so a crash between fetching and storing never loses or duplicates a mention.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from contextlib import contextmanager
+from functools import cache
 from datetime import datetime
 from importlib import resources
 from typing import Any, Iterable, Iterator, Optional
@@ -20,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from repmon import rollups
 from repmon.errors import StoreError
 from repmon.models import Brand, CollectorCursor, Mention, MentionRevision, Source, utcnow
 
@@ -83,6 +86,9 @@ def migrate(url: str, revision: str = "head") -> None:
     engine = get_engine(url)
     try:
         with engine.begin() as conn:
+            from repmon import locks
+
+            locks.xact(conn, "migrate")  # workers starting together: one migrates, the others then find it done
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except sa.exc.OperationalError as exc:
@@ -137,7 +143,9 @@ def upsert_mentions(
     gone = [r for r in batch if r["deleted_at"] is not None]
     table = Mention.__table__
     insert = _insert_for(s.get_bind().dialect.name)
-    if live:
+    if live and s.get_bind().dialect.name == "postgresql":
+        before, returned = _pg_upsert(s, live)
+    elif live:
         before = _stored_texts(s, live)
         stmt = insert(table)
         changed = sa.or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in _COMPARED))
@@ -147,8 +155,10 @@ def upsert_mentions(
         stmt = stmt.on_conflict_do_update(
             index_elements=["platform", "native_id"], set_={c: stmt.excluded[c] for c in _UPDATABLE}, where=changed
         ).returning(table.c.id, table.c.collected_at, table.c.platform, table.c.native_id, table.c.text)
+        returned = s.execute(stmt, live).all()
+    if live:
         revisions = []
-        for mention_id, collected_at, platform, native_id, text in s.execute(stmt, live).all():
+        for mention_id, collected_at, platform, native_id, text in returned:
             if collected_at == now:
                 inserted += 1
                 continue
@@ -172,18 +182,48 @@ def upsert_mentions(
     return inserted, updated
 
 
+def _pg_upsert(s: Session, rows: list[dict]) -> tuple[dict, list]:
+    """The upsert on PostgreSQL: COPY the page into a temporary table, then one INSERT ... SELECT
+    ... ON CONFLICT. Multi-row VALUES statements (or unnest of array parameters) cost psycopg
+    more in Python than PostgreSQL spends on the rows: they ran at a quarter of a bare insert
+    (benchmarks/ingest.py). The table lives with the connection; each commit empties it."""
+    conn = s.connection()
+    # Every time, not once per connection: a rolled-back transaction takes the new table with it.
+    conn.execute(sa.text(f"CREATE TEMP TABLE IF NOT EXISTS mention_in ON COMMIT DELETE ROWS AS "
+                         f"SELECT {', '.join(MENTION_COLUMNS)} FROM mention WITH NO DATA"))
+    with conn.connection.driver_connection.cursor() as cur:
+        with cur.copy(f"COPY mention_in ({', '.join(MENTION_COLUMNS)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([json.dumps(r[c]) if c == "raw" and r[c] is not None else r[c]
+                                for c in MENTION_COLUMNS])
+    # The stored texts of the page's posts (for edit history), joined against the copy: a
+    # 500-item array parameter costs psycopg more to build than this whole statement.
+    before = {(p, n): t for p, n, t in conn.execute(sa.text(
+        "SELECT m.platform, m.native_id, m.text FROM mention m JOIN mention_in i "
+        "ON i.platform = m.platform AND i.native_id = m.native_id"))}
+    return before, conn.execute(_pg_from_copy()).all()
+
+
+@cache
+def _pg_from_copy() -> sa.TextClause:
+    names = ", ".join(MENTION_COLUMNS)
+    changed = " OR ".join(f"mention.{c} IS DISTINCT FROM excluded.{c}" for c in _COMPARED)
+    return sa.text(
+        f"INSERT INTO mention ({names}) SELECT {names} FROM mention_in "
+        f"ON CONFLICT (platform, native_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _UPDATABLE)} "
+        f"WHERE {changed} RETURNING id, collected_at, platform, native_id, text"
+    )
+
+
 def _stored_texts(s: Session, rows: list[dict]) -> dict[tuple[str, str], str]:
-    """Current texts of the batch's posts that are already stored (for edit history)."""
+    """Current texts of the batch's posts that are already stored (for edit history; SQLite's
+    path: PostgreSQL's joins them against its copy of the page in _pg_upsert)."""
     by_platform: dict[str, list[str]] = {}
     for r in rows:
         by_platform.setdefault(r["platform"], []).append(r["native_id"])
-    pg = s.get_bind().dialect.name == "postgresql"
     found: dict[tuple[str, str], str] = {}
     for platform, ids in by_platform.items():
-        # One array parameter on PostgreSQL: a 500-item IN list costs psycopg more to parse than to run.
-        match = (Mention.native_id == sa.any_(sa.literal(ids, postgresql.ARRAY(sa.String)))) if pg \
-            else Mention.native_id.in_(ids)
-        q = sa.select(Mention.native_id, Mention.text).where(Mention.platform == platform, match)
+        q = sa.select(Mention.native_id, Mention.text).where(Mention.platform == platform, Mention.native_id.in_(ids))
         found.update({(platform, n): t for n, t in s.execute(q)})
     return found
 
@@ -225,11 +265,16 @@ def sync_brands(s: Session, brands: Iterable[Any]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for b in brands:
         row = s.exec(select(Brand).where(Brand.name == b.name)).first() or Brand(name=b.name)
+        names_before = rollups.voice_names(row) if row.id else None
         row.keywords, row.handles = list(b.keywords), list(b.handles)
         row.languages, row.competitors = list(b.languages), list(b.competitors)
         s.add(row)
         s.flush()
         ids[b.name] = row.id
+        if names_before is not None and names_before != rollups.voice_names(row):
+            # Share of voice is counted by name: new names have to be counted over the stored posts.
+            log.info("brand=%s names changed: recounting share of voice", row.id)
+            rollups.rebuild(s.connection(), row.id, voice_only=True)
     return ids
 
 

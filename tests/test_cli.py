@@ -147,7 +147,31 @@ def test_report_writes_html(tmp_path, toml):
 
 def test_db_upgrade(toml):
     r = invoke("--config", toml(), "db", "upgrade")
-    assert r.exit_code == 0 and "at revision 0004" in r.output
+    assert r.exit_code == 0 and "at revision 0006" in r.output
+
+
+def test_db_rollups_recounts_what_scoring_counted(toml):
+    import sqlalchemy as sa
+
+    from repmon.models import MentionHour
+
+    path = toml('[sources.demo]\nkind = "demo"\npage_size = 200\npages_per_run = 1\n')
+    assert invoke("--config", path, "run", "--once").exit_code == 0
+    from repmon import config
+
+    url = config.load(path).database.url
+
+    def counts():
+        with store.get_engine(url).connect() as conn:
+            return conn.execute(sa.select(sa.func.sum(MentionHour.volume), sa.func.count())).one()
+
+    kept = counts()
+    with store.get_engine(url).begin() as conn:
+        conn.execute(sa.delete(MentionHour.__table__))
+    assert counts()[1] == 0
+    r = invoke("--config", path, "db", "rollups")
+    assert r.exit_code == 0 and "recounted" in r.output
+    assert counts() == kept and kept[0] > 150  # 200 demo posts, minus the brand's own replies
 
 
 def test_run_once(toml):

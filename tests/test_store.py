@@ -13,7 +13,7 @@ from repmon.errors import StoreError
 from repmon.models import CollectorCursor, Mention, MentionRevision
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc)
-HEAD = "0004"
+HEAD = "0006"
 
 
 def _m(native_id: str, text: str = "hello @tidewell", **kw) -> dict:
