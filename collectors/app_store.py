@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator, Optional
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options
 from collectors.web import USER_AGENT, retry_after
 from repmon.errors import AuthError, CollectorError, RateLimited, TransientError
 
@@ -183,13 +183,16 @@ class AppStoreCollector(Collector):
                 raise TransientError(f"{what}: unexpected response shape (no 'feed' object)")
             feed = body["feed"]
             entries = feed.get("entry", [])  # an empty page has no "entry"; a one-review page has an object
-            entries = [entries] if isinstance(entries, dict) else entries
+            entries = [entries] if isinstance(entries, dict) else entries if isinstance(entries, list) else []
             retrieved = datetime.now(timezone.utc).isoformat()
             mentions, reached = [], False
             for entry in entries:
-                if "im:rating" not in entry:
+                if not isinstance(entry, dict) or "im:rating" not in entry:
                     continue  # older feeds put the app itself first on page 1
-                m = rss_mention(entry, app_id, country, retrieved)
+                try:
+                    m = rss_mention(entry, app_id, country, retrieved)
+                except MALFORMED as exc:
+                    raise TransientError(f"{what}: a review entry is malformed ({type(exc).__name__}: {exc})") from exc
                 if mark.covers(m["created_at"], m["native_id"]) or m["native_id"] in ids:
                     reached = True  # stored before, or the feed looped back
                     break
@@ -227,18 +230,28 @@ class AppStoreCollector(Collector):
             body = parse_json(resp, what)
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise TransientError(f"{what}: unexpected response shape (no 'data' list)")
-            replies = {r["id"]: r for r in body.get("included", []) if r.get("type") == "customerReviewResponses"}
+            included = body.get("included")
+            replies = {r["id"]: r for r in included if isinstance(r, dict) and isinstance(r.get("id"), str)
+                       and r.get("type") == "customerReviewResponses"} if isinstance(included, list) else {}
             retrieved = datetime.now(timezone.utc).isoformat()
             mentions, reached = [], False
             for item in body["data"]:
-                m = connect_mention(item, app_id, replies, retrieved)
+                try:
+                    m = connect_mention(item, app_id, replies, retrieved)
+                except MALFORMED as exc:
+                    raise TransientError(f"{what}: a review is malformed ({type(exc).__name__}: {exc})") from exc
                 if mark.covers(m["created_at"], m["native_id"]) or m["native_id"] in ids:
                     reached = True
                     break
                 ids.add(m["native_id"])
                 seen.append((m["created_at"], m["native_id"]))
                 mentions.append(m)
-            url, params = (body.get("links") or {}).get("next"), None  # the next link carries the query
+            links = body.get("links")
+            url, params = links.get("next") if isinstance(links, dict) else None, None  # the next link carries the query
+            if url is not None and not (isinstance(url, str) and url.startswith(f"{CONNECT_API}/")):
+                # The bearer token goes wherever the link points: only ever to the API itself.
+                log.warning("source=%s: ignored a next link outside %s: %r", self.name, CONNECT_API, str(url)[:200])
+                url = None
             last = reached or not url or page == self.opts.max_pages
             if last:
                 state["connect"] = mark.advanced(seen).dump()
@@ -251,11 +264,12 @@ class AppStoreCollector(Collector):
 def _last_page(feed: dict) -> int:
     """The feed's rel="last" link names its last page; without one, read until an empty page."""
     links = feed.get("link") or []
-    for link in [links] if isinstance(links, dict) else links:
-        attrs = link.get("attributes", {})
-        if attrs.get("rel") == "last" and "page=" in attrs.get("href", ""):
-            number = attrs["href"].split("page=", 1)[1].split("/", 1)[0]
-            if number.isdigit():
+    for link in [links] if isinstance(links, dict) else links if isinstance(links, list) else []:
+        attrs = link.get("attributes") if isinstance(link, dict) else None
+        href = attrs.get("href") if isinstance(attrs, dict) else None
+        if isinstance(href, str) and attrs.get("rel") == "last" and "page=" in href:
+            number = href.split("page=", 1)[1].split("/", 1)[0]
+            if number.isascii() and number.isdigit():
                 return int(number)
     return RSS_PAGE_LIMIT
 

@@ -14,6 +14,7 @@ The Jetstream websocket (no auth, resumable cursor) is a planned alternative, no
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Optional
@@ -21,10 +22,11 @@ from typing import Any, Iterator, Optional
 import httpx
 from pydantic import Field, field_validator
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options, count, item_ref, lang_code, page_token
 from collectors.web import USER_AGENT
 from repmon.errors import AuthError, CollectorError, RateLimited, TransientError
 
+log = logging.getLogger(__name__)
 SEARCH = "app.bsky.feed.searchPosts"
 # Signed-in sessions by (service, handle), kept for the life of the process: createSession is
 # limited to 30 per 5 minutes and 100-300 a day, fewer than a 5-minute schedule would use.
@@ -75,6 +77,22 @@ def sort_at(post: dict) -> datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
+def _usable(post: Any) -> bool:
+    """A post with a uri and a readable time: the walk's bounds need both."""
+    if not isinstance(post, dict) or not isinstance(post.get("uri"), str) or not 0 < len(post["uri"]) <= 200:
+        return False
+    try:
+        return sort_at(post).year < 9999  # `until` is a millisecond past the oldest
+    except MALFORMED:
+        return False
+
+
+def _token(value: Any) -> bool:
+    """A JWT the service handed out, fit for an Authorization header."""
+    return isinstance(value, str) and 0 < len(value) <= 10_000 and value.isascii() and value.isprintable() \
+        and " " not in value
+
+
 def iso(when: datetime) -> str:
     return when.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -98,9 +116,10 @@ def reset_time(resp: httpx.Response) -> datetime:
 
 def _error_name(resp: httpx.Response) -> str:
     try:
-        return str(resp.json().get("error") or "")
+        body = resp.json()
     except ValueError:
         return ""
+    return str(body.get("error") or "")[:100] if isinstance(body, dict) else ""
 
 
 def check_response(resp: httpx.Response, what: str) -> None:
@@ -147,7 +166,11 @@ class BlueskyCollector(Collector):
         seen_at_since = set(st.get("uris", ()))
         for _ in range(self.opts.max_pages):
             body = self._xrpc(client, SEARCH, params)
-            posts, next_cursor = body["posts"], body.get("cursor")
+            posts, next_cursor = [p for p in body["posts"] if _usable(p)], body.get("cursor")
+            for post in body["posts"]:
+                if not _usable(post):
+                    log.warning("bluesky q=%r: skipped %s: no uri or readable indexedAt", q, item_ref(post, "uri", "cid"))
+            next_cursor = page_token(next_cursor)
             retrieved = datetime.now(timezone.utc).isoformat()
             mentions = []
             for post in posts:
@@ -157,7 +180,11 @@ class BlueskyCollector(Collector):
                 elif iso(at) == walk["newest"] and post["uri"] not in walk["uris"]:
                     walk["uris"].append(post["uri"])
                 if not (st.get("since") == iso(at) and post["uri"] in seen_at_since):
-                    mentions.append(self.to_mention(post, q, retrieved))
+                    try:
+                        mentions.append(self.to_mention(post, q, retrieved))
+                    except MALFORMED as exc:
+                        log.warning("bluesky q=%r: skipped %s: malformed (%s: %s)", q, post["uri"],
+                                    type(exc).__name__, str(exc)[:200])
             if posts:
                 # `until` is exclusive: one millisecond past the oldest post re-reads its
                 # neighbours on a resume rather than skipping any.
@@ -183,17 +210,19 @@ class BlueskyCollector(Collector):
 
     def _login(self, client: httpx.Client) -> None:
         what = f"bluesky sign-in as {self.opts.handle}"
-        if self._session.get("refreshJwt"):
+        if _token(self._session.get("refreshJwt")):
             resp = self._send(client, "POST", "com.atproto.server.refreshSession", what,
                               headers={"Authorization": f"Bearer {self._session['refreshJwt']}"})
             if resp.status_code == 200:
                 self._session = self._json(resp, what)
-                return
+                if _token(self._session.get("accessJwt")):
+                    return
         resp = self._send(client, "POST", "com.atproto.server.createSession", what,
                           json={"identifier": self.opts.handle, "password": self.opts.app_password})
         check_response(resp, what)
         self._session = self._json(resp, what)
-        if "accessJwt" not in self._session:
+        if not _token(self._session.get("accessJwt")):
+            self._session = {}
             raise TransientError(f"{what}: the session has no accessJwt")
 
     def _xrpc(self, client: httpx.Client, method: str, params: dict) -> dict:
@@ -238,7 +267,7 @@ class BlueskyCollector(Collector):
         who = handle if handle and handle != "handle.invalid" else author.get("did", "")
         reply = record.get("reply") or {}
         root, parent = (reply.get("root") or {}).get("uri"), (reply.get("parent") or {}).get("uri")
-        langs = record.get("langs") or []
+        langs = record.get("langs")
         try:
             created = parse_time(record["createdAt"])
         except (KeyError, TypeError, ValueError):
@@ -248,9 +277,9 @@ class BlueskyCollector(Collector):
             "native_id": post["uri"],
             "url": f"https://bsky.app/profile/{who}/post/{post['uri'].rsplit('/', 1)[-1]}",
             "author": f"@{handle}" if handle else "",
-            "author_reach": int(author.get("followersCount") or 0),
+            "author_reach": count(author.get("followersCount")),
             "text": record.get("text") or "",
-            "lang": langs[0].split("-")[0].lower() if langs else None,
+            "lang": lang_code(langs[0]) if isinstance(langs, list) and langs else None,
             "created_at": created,
             "thread_id": root or post["uri"],
             "parent_id": parent,

@@ -10,6 +10,7 @@ A bad row is logged with its line number and skipped; it never stops the import.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import hashlib
@@ -26,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options
 from repmon.errors import CollectorError
 from repmon.models import KINDS
 
@@ -68,12 +69,23 @@ class FileImportOptions(Options):
     page_size: int = Field(1000, ge=1, le=100_000)
     match_brand: bool = Field(True, description="false: keep every row, not only those naming the brand")
 
+    @field_validator("encoding")
+    @classmethod
+    def _text_encoding(cls, v: str) -> str:
+        try:
+            known = codecs.lookup(v)._is_text_encoding  # not base64, rot13 and other bytes-to-bytes codecs
+        except LookupError:
+            known = False
+        if not known:
+            raise ValueError("expected a text encoding such as 'utf-8-sig', 'utf-16' or 'cp1252'")
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
         try:
             ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             raise ValueError("expected an IANA time zone such as 'Europe/Bucharest'") from None
         return v
 
@@ -117,9 +129,10 @@ class FileImportCollector(Collector):
                     try:
                         if record is not None:
                             mentions.append(self._mention(record, path, where))
-                    except BadRow as exc:
+                    except MALFORMED as exc:  # BadRow, or a value no parser takes (an overflowing number)
                         skipped += 1
-                        log.warning("source=%s file=%s %s skipped: %s", self.name, path, where, exc)
+                        log.warning("source=%s file=%s %s skipped: %s", self.name, path, where,
+                                    exc if isinstance(exc, BadRow) else f"{type(exc).__name__}: {exc}")
                 finished = len(chunk) < opts.page_size
                 state[key] = {"size": size, "mtime": mtime, "rows": position, "done": finished}
                 notes = {"file": path, "skipped": skipped, "position": position}
@@ -165,9 +178,10 @@ class FileImportCollector(Collector):
                         self._check_columns(path, has, list(first))
                         checked = True
                     yield f"line {number}", record
-        except UnicodeDecodeError as exc:
-            raise CollectorError(f"{path}: not readable as {opts.encoding} ({exc.reason} at byte {exc.start}); "
-                                 f"set encoding to the file's encoding") from exc
+        except UnicodeError as exc:  # UnicodeDecodeError, or UTF-16 without its byte order mark
+            raise CollectorError(f"{path} line {_undecodable_line(path, opts.encoding)}: not readable as "
+                                 f"{opts.encoding} ({getattr(exc, 'reason', exc)}); set encoding to the file's "
+                                 "encoding") from exc
         except csv.Error as exc:
             raise CollectorError(f"{path}: broken CSV: {exc}") from exc
 
@@ -243,6 +257,18 @@ class FileImportCollector(Collector):
 _MISSING = object()
 
 
+def _undecodable_line(path: str, encoding: str) -> int:
+    """The line where `path` stops being `encoding` (the decoder's own byte offset is within a chunk)."""
+    decoder, line = codecs.getincrementaldecoder(encoding)(), 1
+    with open(path, "rb") as fh:
+        for raw in fh:
+            try:
+                line += decoder.decode(raw).count("\n")
+            except UnicodeError:
+                break
+    return line
+
+
 def _pick(record: dict, col: str, default: Any = None) -> Any:
     if col in record:
         return record[col]
@@ -261,7 +287,10 @@ def parse_time(value: Any, zone: str = "UTC", date_format: Optional[str] = None)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if number or (isinstance(value, str) and _EPOCH.match(value)):
         seconds = float(value)
-        return datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, timezone.utc)
+        try:
+            return datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise BadRow(f"date {value!r} is out of range") from None
     s = str(value).strip()
     when: Optional[datetime] = None
     if date_format:
@@ -289,7 +318,10 @@ def parse_time(value: Any, zone: str = "UTC", date_format: Optional[str] = None)
         raise BadRow(f"cannot read the date {s!r}; set date_format")
     if when.tzinfo is None:
         when = when.replace(tzinfo=ZoneInfo(zone))
-    return when.astimezone(timezone.utc)
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise BadRow(f"date {s!r} is out of range") from None
 
 
 def _count(value: Any) -> int:
@@ -297,7 +329,7 @@ def _count(value: Any) -> int:
         return 0
     try:
         n = int(float(str(value).replace(",", "").replace("_", "")))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise BadRow(f"author_reach {value!r} is not a number") from None
     if n < 0:
         raise BadRow(f"author_reach {value!r} is negative")
@@ -309,7 +341,7 @@ def _rating(value: Any) -> Optional[int]:
         return None
     try:
         n = round(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadRow(f"rating {value!r} is not a number") from None
     if not 1 <= n <= 5:
         raise BadRow(f"rating {value!r} is outside 1-5")

@@ -29,7 +29,7 @@ from google_play_scraper.constants.request import Formats
 from pydantic import Field, field_validator
 
 from collectors.app_store import Mark, check_status, send
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options, item_ref, lang_code, page_token, raised_in
 from repmon.errors import AuthError, CollectorError, RateLimited, TransientError
 
 # Importing google_play_scraper switches off TLS certificate checks for every urllib request in
@@ -112,8 +112,13 @@ class GooglePlayCollector(Collector):
             items, token = self._page(client, lang, token)
             retrieved = datetime.now(timezone.utc).isoformat()
             mentions, reached = [], False
-            for review in items:
-                m = to_mention(review, self.opts.app_id, lang, self.opts.country, retrieved)
+            for number, review in enumerate(items, 1):
+                try:
+                    m = to_mention(review, self.opts.app_id, lang, self.opts.country, retrieved)
+                except MALFORMED as exc:
+                    log.warning("source=%s lang=%s: skipped review %d of page %d: malformed (%s: %s)", self.name,
+                                lang, number, page, type(exc).__name__, str(exc)[:200])
+                    continue
                 if m is None:
                     continue
                 nid, at = m["native_id"], m["created_at"]
@@ -164,8 +169,16 @@ class GooglePlayCollector(Collector):
             body = _execute(service.reviews().list(**kw), what, self.opts.app_id)
             retrieved = datetime.now(timezone.utc).isoformat()
             mentions, reached = [], False
-            for item in body.get("reviews", []):
-                m = api_mention(item, self.opts.app_id, retrieved)
+            reviews = body.get("reviews") or []
+            if not isinstance(reviews, list):
+                raise TransientError(f"{what}: unexpected response shape ('reviews' is not a list)")
+            for item in reviews:
+                try:
+                    m = api_mention(item, self.opts.app_id, retrieved)
+                except MALFORMED as exc:
+                    log.warning("source=%s: skipped %s: malformed (%s: %s)", self.name, item_ref(item, "reviewId"),
+                                type(exc).__name__, str(exc)[:200])
+                    continue
                 if m is None:
                     continue
                 if mark.covers(m["created_at"], m["native_id"]) or m["native_id"] in ids:
@@ -174,7 +187,8 @@ class GooglePlayCollector(Collector):
                 ids.add(m["native_id"])
                 seen.append((m["created_at"], m["native_id"]))
                 mentions.append(m)
-            token = (body.get("tokenPagination") or {}).get("nextPageToken")
+            paging = body.get("tokenPagination")
+            token = page_token(paging.get("nextPageToken") if isinstance(paging, dict) else None)
             last = reached or not token or page == self.opts.max_pages
             if last:
                 state["api"] = mark.advanced(seen).dump()
@@ -209,7 +223,7 @@ def _execute(request: Any, what: str, app_id: str) -> dict:
     from googleapiclient.errors import HttpError
 
     try:
-        return request.execute(num_retries=0)
+        body = request.execute(num_retries=0)
     except HttpError as exc:
         code = int(exc.resp.status)
         if code == 429:
@@ -229,6 +243,13 @@ def _execute(request: Any, what: str, app_id: str) -> dict:
         raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from exc
     except ValueError as exc:
         raise TransientError(f"{what}: malformed answer") from exc
+    except MALFORMED as exc:  # the client reads an error answer that is JSON but not Google's error shape
+        if not raised_in(exc, "googleapiclient"):
+            raise
+        raise TransientError(f"{what}: malformed answer") from exc
+    if not isinstance(body, dict):
+        raise TransientError(f"{what}: unexpected response shape (not an object)")
+    return body
 
 
 def api_mention(item: dict, app_id: str, retrieved_at: str) -> Optional[dict]:
@@ -239,7 +260,7 @@ def api_mention(item: dict, app_id: str, retrieved_at: str) -> Optional[dict]:
         return None
     # The API gives only the last change's time; a review edited today is today's review.
     at = datetime.fromtimestamp(int((user.get("lastModified") or {}).get("seconds", 0)), timezone.utc)
-    lang = (user.get("reviewerLanguage") or "").replace("_", "-").split("-")[0].lower() or None
+    lang = lang_code(user.get("reviewerLanguage"))
     raw: dict[str, Any] = {"item": item, "collector": "google_play", "query": app_id, "retrieved_at": retrieved_at,
                            "api": "androidpublisher/v3/reviews.list"}
     if reply is not None:
@@ -270,8 +291,8 @@ def parse_page(text: str, what: str, app_id: str, country: str) -> tuple[list, O
     found = Regex.REVIEWS.findall(text)
     try:
         envelope = json.loads(found[0])
-        answer = next(e for e in envelope if isinstance(e, list) and e[:1] == ["wrb.fr"])
-    except (IndexError, ValueError, StopIteration) as exc:
+        answer = next(e for e in envelope if isinstance(e, list) and e[:1] == ["wrb.fr"] and len(e) > 2)
+    except (IndexError, TypeError, ValueError, StopIteration) as exc:
         raise TransientError(f"{what}: malformed answer (not a batchexecute envelope)") from exc
     if answer[2] is None:
         status = answer[5] if len(answer) > 5 and isinstance(answer[5], list) and answer[5] else [None]
@@ -290,12 +311,14 @@ def parse_page(text: str, what: str, app_id: str, country: str) -> tuple[list, O
         raise TransientError(f"{what}: malformed review payload") from exc
     if not data or not isinstance(data, list) or not data[0]:
         return [], None
+    if not isinstance(data[0], list):
+        raise TransientError(f"{what}: malformed review payload (no list of reviews)")
     # Same place the library reads it from: the next-page token is the last item of data[-2].
     try:
         token = data[-2][-1]
     except (IndexError, TypeError):
         token = None
-    return list(data[0]), token if isinstance(token, str) and token else None
+    return list(data[0]), page_token(token)
 
 
 def _epoch(value: Any) -> Optional[datetime]:

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Optional
 import httpx
 from pydantic import Field
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options, count, item_ref
 from collectors.web import USER_AGENT, check_response, get, html_to_text
 from repmon.errors import TransientError
 from repmon.matching import BrandMatcher
@@ -78,7 +78,12 @@ class HackerNewsCollector(Collector):
                     retrieved = datetime.now(timezone.utc).isoformat()
                     mentions, dropped = [], 0
                     for hit in body.get("hits", []):
-                        m = to_mention(hit, query, retrieved)
+                        try:
+                            m = to_mention(hit, query, retrieved)
+                        except MALFORMED as exc:
+                            log.warning("hackernews query=%r: skipped %s: malformed (%s: %s)", query,
+                                        item_ref(hit, "objectID"), type(exc).__name__, str(exc)[:200])
+                            m = None
                         if m is None or (matcher and not matcher.matches(f"{m['text']} {hit.get('url') or ''}")):
                             dropped += 1
                             continue
@@ -93,16 +98,17 @@ class HackerNewsCollector(Collector):
         if lo > hi:
             return
         first = self._search(client, query, lo, hi, 0)
-        if int(first.get("nbHits", 0)) > MAX_HITS and lo < hi:
+        hits = count(first.get("nbHits"))
+        if hits > MAX_HITS and lo < hi:
             mid = (lo + hi) // 2
             yield from self._pages(client, query, lo, mid)
             yield from self._pages(client, query, mid + 1, hi)
             return
-        if int(first.get("nbHits", 0)) > MAX_HITS:
+        if hits > MAX_HITS:
             log.warning("hackernews query=%r second=%d has %s hits; only %d are readable",
                         query, lo, first.get("nbHits"), MAX_HITS)
         readable = math.ceil(MAX_HITS / self.options.page_size)  # type: ignore[attr-defined]
-        pages = max(1, min(int(first.get("nbPages", 1)), readable))
+        pages = max(1, min(count(first.get("nbPages", 1)), readable))
         yield hi, pages == 1, first
         for page in range(1, pages):
             yield hi, page == pages - 1, self._search(client, query, lo, hi, page)
@@ -138,6 +144,8 @@ class HackerNewsCollector(Collector):
                 item = resp.json()
             except ValueError as exc:
                 raise TransientError(f"{what}: the API sent malformed JSON") from exc
+        if not isinstance(item, dict):
+            raise TransientError(f"{what}: unexpected response shape (not an object)")
         # A deleted item can linger with its author and text blanked out.
         blanked = item.get("author") is None and not item.get("text") and not item.get("title")
         return not (item.get("deleted") or blanked)

@@ -11,6 +11,7 @@ newest id. Status ids are instance-local numeric strings: they compare as number
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Optional
@@ -19,11 +20,12 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 from pydantic import Field, field_validator
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options, count, item_ref, lang_code
 from collectors import web
 from collectors.web import USER_AGENT, html_to_text
 from repmon.errors import TransientError
 
+log = logging.getLogger(__name__)
 PAGE_LIMIT = 40  # the API's maximum for timelines and search
 
 
@@ -129,7 +131,11 @@ class MastodonCollector(Collector):
                 query["min_id" if search else "since_id"] = since
             if walk["max_id"]:
                 query["max_id"] = walk["max_id"]
-            resp, statuses = self._get(client, path, key, query)
+            resp, listed = self._get(client, path, key, query)
+            statuses = [s for s in listed if _usable(s)]
+            for s in listed:
+                if not _usable(s):
+                    log.warning("mastodon %s: skipped %s: no id or readable created_at", key, item_ref(s, "id", "uri"))
             retrieved = datetime.now(timezone.utc).isoformat()
             # Keep only what is inside the walk's window, whatever the server did with the bounds.
             fresh = [s for s in statuses if (not since or id_key(s["id"]) > id_key(since))
@@ -151,8 +157,15 @@ class MastodonCollector(Collector):
                 if not st["since"]:
                     st.pop("since")
             self._uris.update({s["id"]: s.get("uri") for s in statuses})
-            mentions = [self.to_mention(s, key, retrieved, self._parent_uri(client, s))
-                        for s in fresh if not s.get("reblog")]
+            mentions = []
+            for s in fresh:
+                if s.get("reblog"):
+                    continue
+                try:
+                    mentions.append(self.to_mention(s, key, retrieved, self._parent_uri(client, s)))
+                except MALFORMED as exc:
+                    log.warning("mastodon %s: skipped status %r: malformed (%s: %s)", key, s["id"],
+                                type(exc).__name__, str(exc)[:200])
             yield Batch(mentions, json.dumps({"streams": state}), {"stream": key})
             if done:
                 return
@@ -178,12 +191,12 @@ class MastodonCollector(Collector):
     def _parent_uri(self, client: httpx.Client, status: dict) -> Optional[str]:
         """The replied-to status's URI (its native_id here); the API only gives its local id."""
         local_id = status.get("in_reply_to_id")
-        if not local_id:
+        if not _local_id(local_id):
             return None
         if local_id not in self._uris:
             what = f"mastodon {self.opts.instance} status {local_id}"
             try:
-                resp = client.get(f"/api/v1/statuses/{local_id}")
+                resp = client.get(f"/api/v1/statuses/{quote(local_id, safe='')}")
             except httpx.TransportError as exc:
                 raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from exc
             if resp.status_code in (404, 410):
@@ -191,9 +204,11 @@ class MastodonCollector(Collector):
             else:
                 check_response(resp, what)
                 try:
-                    self._uris[local_id] = resp.json().get("uri")
+                    parent = resp.json()
                 except ValueError as exc:
                     raise TransientError(f"{what}: the instance sent malformed JSON") from exc
+                uri = parent.get("uri") if isinstance(parent, dict) else None
+                self._uris[local_id] = uri if isinstance(uri, str) else None
         return self._uris[local_id]
 
     def to_mention(self, status: dict, query: str, retrieved_at: str, parent_uri: Optional[str] = None) -> dict:
@@ -210,9 +225,9 @@ class MastodonCollector(Collector):
             "native_id": status.get("uri") or status.get("url") or status["id"],
             "url": status.get("url") or status.get("uri"),
             "author": f"@{acct}" if acct else "",
-            "author_reach": int(account.get("followers_count") or 0),
+            "author_reach": count(account.get("followers_count")),
             "text": text,
-            "lang": status.get("language") or None,
+            "lang": lang_code(status.get("language")),
             "created_at": _when(status["created_at"]),
             # The thread root would cost a /context call per post; the parent link is enough
             # for a reply to find the case it answers.
@@ -245,6 +260,22 @@ class MastodonCollector(Collector):
             raise TransientError(f"{what}: its server refuses to say (HTTP {resp.status_code})")
         check_response(resp, what)
         return True
+
+
+def _local_id(value: Any) -> bool:
+    """An instance's status id (numeric on Mastodon, flake ids on Pleroma): it goes into URLs."""
+    return isinstance(value, str) and 0 < len(value) <= 100 and value.isascii() and value.isprintable()
+
+
+def _usable(status: Any) -> bool:
+    """A status with an id and a readable created_at: paging and the backfill floor need both."""
+    if not isinstance(status, dict) or not _local_id(status.get("id")):
+        return False
+    try:
+        _when(status.get("created_at"))
+    except MALFORMED:
+        return False
+    return True
 
 
 def _when(value: str) -> datetime:

@@ -28,7 +28,7 @@ from praw.models import Comment
 from praw.models.base import PRAWBase
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options, count
 from repmon.errors import AuthError, CollectorError, ConfigError, RateLimited, TransientError
 from repmon.matching import BrandMatcher
 
@@ -158,6 +158,8 @@ def _translated(what: str) -> Iterator[None]:
         raise CollectorError(f"{what}: {exc}") from exc
     except ValueError as exc:  # the token response was not JSON
         raise TransientError(f"{what}: malformed response from Reddit: {exc}") from exc
+    except MALFORMED as exc:  # praw could not make things of a listing that is not shaped as documented
+        raise TransientError(f"{what}: malformed response from Reddit ({type(exc).__name__}: {exc})") from exc
 
 
 class RedditCollector(Collector):
@@ -217,7 +219,30 @@ class RedditCollector(Collector):
                 return
 
     # -- mapping -------------------------------------------------------------------------
-    def _mention(self, obj: PRAWBase, query: str, api: str) -> dict:
+    def _key(self, obj: Any, where: str) -> Optional[tuple[str, float]]:
+        """(fullname, created_utc) of a listed thing; None, logged, when it has no usable ones."""
+        d = vars(obj) if isinstance(obj, PRAWBase) else {}
+        name, created = d.get("name"), d.get("created_utc")
+        try:
+            created = float(created)
+        except (TypeError, ValueError):
+            created = -1.0
+        if not (isinstance(name, str) and 0 < len(name) <= 100 and 0 <= created < 1e11):  # finite, a real date
+            log.warning("source=%s skipped an item of %s without a usable name and created_utc: %r",
+                        self.name, where, str(name if isinstance(obj, PRAWBase) else obj)[:100])
+            return None
+        return name, created
+
+    def _mention(self, obj: PRAWBase, query: str, api: str) -> Optional[dict]:
+        """The item as a mention dict; None, logged, when a field it needs is malformed."""
+        try:
+            return self._mention_of(obj, query, api)
+        except MALFORMED as exc:
+            log.warning("source=%s skipped %s: malformed (%s: %s)", self.name, vars(obj).get("name"),
+                        type(exc).__name__, str(exc)[:200])
+            return None
+
+    def _mention_of(self, obj: PRAWBase, query: str, api: str) -> dict:
         d = _raw(obj)
         name, post = d["name"], d["name"].startswith("t3_")
         if post:
@@ -284,18 +309,22 @@ class RedditCollector(Collector):
         seen: list[tuple[str, float]] = []
         mentions: list[dict] = []
         for post in self._guarded(listing):
-            d = vars(post)
-            created = float(d["created_utc"])
+            key = self._key(post, f"r/{sub} search")
+            if key is None:
+                continue
+            name, created = key
             if _older(st, created, o.lag_seconds):
                 break  # newest first: the rest is older still
-            seen.append((d["name"], created))
-            if not _is_new(st, d["name"], created, o.lag_seconds):
+            seen.append(key)
+            if not _is_new(st, name, created, o.lag_seconds):
                 continue
-            mentions.append(self._mention(post, self.query, f"GET /r/{sub}/search"))
-            m = mentions[-1]  # replies under the brand's own posts matter even when they don't name it
-            if o.include_comments and not is_gone(d) and (self._matcher.matches(m["text"]) or
-                                                          self._matcher.is_own(m["author"])):
-                handled.add(d["name"])
+            m = self._mention(post, self.query, f"GET /r/{sub}/search")
+            if m is None:
+                continue
+            mentions.append(m)  # replies under the brand's own posts matter even when they don't name it
+            if o.include_comments and not is_gone(vars(post)) and (self._matcher.matches(m["text"]) or
+                                                                   self._matcher.is_own(m["author"])):
+                handled.add(name)
                 mentions += self._comments(post, state)
             if len(mentions) >= PAGE:
                 yield self._batch(mentions, state)  # this subreddit's state is not advanced yet
@@ -309,22 +338,33 @@ class RedditCollector(Collector):
         """New comments of a matched post; its watch entry changes in the batch that carries them."""
         o = self.opts
         d = vars(post)
-        name, count = d["name"], int(d.get("num_comments") or 0)
+        name, created = d["name"], float(d["created_utc"])  # checked by _key
+        number = count(d.get("num_comments"))
         st = state["threads"].get(name, {})
-        entry = {"created": float(d["created_utc"]), "num_comments": count}
-        if count == 0 or count == st.get("num_comments"):
+        entry = {"created": created, "num_comments": number}
+        if number == 0 or number == st.get("num_comments"):
             state["threads"][name] = {**st, **entry}
             return []
         self._check_budget()
         post.comment_sort, post.comment_limit = "new", o.comments_per_post
+        try:
+            listed = post.comments.list()
+        except MALFORMED as exc:  # the next run asks again: the thread's entry is left as it was
+            log.warning("source=%s skipped the comments of %s: malformed answer (%s: %s)", self.name, name,
+                        type(exc).__name__, str(exc)[:200])
+            return []
         seen, out = [], []
-        for c in post.comments.list():  # MoreComments stubs would cost a request each: skipped
+        for c in listed:  # MoreComments stubs would cost a request each: skipped
             if not isinstance(c, Comment):
                 continue
-            created = float(vars(c)["created_utc"])
-            seen.append((c.name, created))
-            if _is_new(st, c.name, created, o.lag_seconds):
-                out.append(self._mention(c, f"comments of {name}", f"GET /comments/{d['id']}"))
+            key = self._key(c, f"comments of {name}")
+            if key is None:
+                continue
+            seen.append(key)
+            if _is_new(st, *key, o.lag_seconds):
+                m = self._mention(c, f"comments of {name}", f"GET /comments/{d.get('id')}")
+                if m is not None:
+                    out.append(m)
         state["threads"][name] = {**_advance(st, seen, o.lag_seconds), **entry}
         return out
 
@@ -336,10 +376,14 @@ class RedditCollector(Collector):
         mentions: list[dict] = []
         found: set[str] = set()
         for post in self._guarded(self._client().info(fullnames=names)):
-            found.add(post.name)
-            mentions.append(self._mention(post, "watched thread", "GET /api/info"))
-            if mentions[-1]["raw"]["deleted"]:
-                state["threads"].pop(post.name, None)
+            key = self._key(post, "watched threads")
+            m = self._mention(post, "watched thread", "GET /api/info") if key else None
+            if m is None:
+                continue
+            found.add(key[0])
+            mentions.append(m)
+            if m["raw"]["deleted"]:
+                state["threads"].pop(key[0], None)
             else:
                 mentions += self._comments(post, state)
             if len(mentions) >= PAGE:
@@ -355,13 +399,17 @@ class RedditCollector(Collector):
         seen: list[tuple[str, float]] = []
         mentions: list[dict] = []
         for c in self._guarded(self._client().subreddit(sub).comments(limit=o.scan_limit)):
-            created = float(vars(c)["created_utc"])
-            if _older(st, created, o.lag_seconds):
+            key = self._key(c, f"r/{sub} comments")
+            if key is None:
+                continue
+            if _older(st, key[1], o.lag_seconds):
                 break
-            seen.append((c.name, created))
-            body = vars(c).get("body") or ""
-            if _is_new(st, c.name, created, o.lag_seconds) and self._matcher.matches(body):
-                mentions.append(self._mention(c, f"r/{sub} comments matched locally", f"GET /r/{sub}/comments"))
+            seen.append(key)
+            body = vars(c).get("body")
+            if _is_new(st, *key, o.lag_seconds) and isinstance(body, str) and self._matcher.matches(body):
+                m = self._mention(c, f"r/{sub} comments matched locally", f"GET /r/{sub}/comments")
+                if m is not None:
+                    mentions.append(m)
         state["scan"][sub] = _advance(st, seen, o.lag_seconds)
         yield self._batch(mentions, state)
 

@@ -22,7 +22,7 @@ import feedparser
 import httpx
 from pydantic import Field, field_validator
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options
 from collectors.web import USER_AGENT, check_response, get, html_to_text
 from repmon.errors import CollectorError, RateLimited, TransientError
 from repmon.matching import BrandMatcher
@@ -91,7 +91,10 @@ class RssCollector(Collector):
         check_response(resp, what)
         headers = {k.lower(): v for k, v in resp.headers.items()}  # the charset lives in Content-Type
         # A stream, never bytes or str: feedparser would treat those as a path or URL to open itself.
-        parsed = feedparser.parse(io.BytesIO(resp.content), response_headers=headers)
+        try:
+            parsed = feedparser.parse(io.BytesIO(resp.content), response_headers=headers)
+        except MALFORMED as exc:  # feedparser's own failures, e.g. on a character reference to a surrogate
+            raise CollectorError(f"{what}: feedparser cannot read it ({type(exc).__name__}: {str(exc)[:200]})") from exc
         notes: dict[str, Any] = {"feed": url}
         problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}" if parsed.bozo else None
         if not parsed.entries and not parsed.get("version"):
@@ -109,8 +112,13 @@ class RssCollector(Collector):
         feed_title = parsed.feed.get("title", "") if parsed.get("feed") else ""
         known = set(seen.get("ids", []))
         mentions, unmatched, listed = [], 0, []
-        for entry in parsed.entries:
-            m = to_mention(entry, url, feed_title, retrieved, platform, notes.get("bozo"))
+        for number, entry in enumerate(parsed.entries, 1):
+            try:
+                m = to_mention(entry, url, feed_title, retrieved, platform, notes.get("bozo"))
+            except MALFORMED as exc:
+                log.warning("source=%s feed=%s: skipped entry %d: malformed (%s: %s)", self.name, url, number,
+                            type(exc).__name__, str(exc)[:200])
+                continue
             listed.append(m["native_id"])
             if m["native_id"] in known:
                 continue
@@ -142,7 +150,10 @@ def _when(entry: Any) -> Optional[datetime]:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         t = entry.get(key)
         if t:
-            return datetime.fromtimestamp(calendar.timegm(t), timezone.utc)  # feedparser gives UTC tuples
+            try:
+                return datetime.fromtimestamp(calendar.timegm(t), timezone.utc)  # feedparser gives UTC tuples
+            except (TypeError, ValueError, OverflowError):  # a date feedparser read but no calendar has (year 0)
+                continue
     return None
 
 
@@ -191,7 +202,10 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)) and not isinstance(value, time.struct_time):
         return [jsonable(v) for v in value]
     if isinstance(value, time.struct_time):
-        return datetime.fromtimestamp(calendar.timegm(value), timezone.utc).isoformat()
+        try:
+            return datetime.fromtimestamp(calendar.timegm(value), timezone.utc).isoformat()
+        except (ValueError, OverflowError):
+            return time.strftime("%Y-%m-%dT%H:%M:%S", value)
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

@@ -34,7 +34,7 @@ import requests
 import tweepy
 from pydantic import Field
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options, count, item_ref, page_token, raised_in
 from repmon.errors import AuthError, CollectorError, RateLimited, TransientError
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ def build_query(brand: Any, include_retweets: bool = False) -> str:
 
 
 def _lang(code: Optional[str]) -> Optional[str]:
-    if not code or code.lower() in NO_LANGUAGE:
+    if not isinstance(code, str) or not code or code.lower() in NO_LANGUAGE:
         return None
     primary = code.lower().split("-")[0]
     primary = OLD_CODES.get(primary, primary)
@@ -133,13 +133,14 @@ def to_mention(tweet: dict, users: dict[str, dict], query: str, api: str, retrie
     created = tweet.get("created_at")
     # An edit is a new post id; its first id is the post's identity, so the runner keeps the
     # earlier text as a revision instead of storing the edit as a second post.
-    history = tweet.get("edit_history_tweet_ids") or [tid]
+    history = tweet.get("edit_history_tweet_ids")
+    first = str(history[0]) if isinstance(history, list) and history else tid
     return {
         "platform": "x",
-        "native_id": str(history[0]),
+        "native_id": first if first.isascii() and first.isdigit() else tid,
         "url": f"https://x.com/{username or 'i/web'}/status/{tid}",
         "author": f"@{username}" if username else str(tweet.get("author_id") or ""),
-        "author_reach": int(((user or {}).get("public_metrics") or {}).get("followers_count") or 0),
+        "author_reach": count(((user or {}).get("public_metrics") or {}).get("followers_count")),
         "text": (tweet.get("note_tweet") or {}).get("text") or tweet.get("text") or "",
         "lang": _lang(tweet.get("lang")),
         "created_at": datetime.fromisoformat(created).astimezone(timezone.utc) if created else id_time(tid),
@@ -205,9 +206,28 @@ def _request(call: Callable[[], Any], what: str, missing_ok: bool = False) -> Op
         raise TransientError(f"{what}: timed out") from exc
     except requests.RequestException as exc:
         raise TransientError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except (AttributeError, TypeError) as exc:
+        # tweepy reads an HTTP error's body as a JSON object; it fails on one that is JSON but not an object
+        if not raised_in(exc, "tweepy"):
+            raise
+        raise TransientError(f"{what}: X answered an error with an unreadable body") from exc
     if not isinstance(body, dict):
         raise TransientError(f"{what}: unexpected response shape ({type(body).__name__}, not an object)")
     return body
+
+
+def _tweet_id(tweet: Any) -> Optional[int]:
+    """A post's id as a number (the cursor's bounds are ids), None when it is not a snowflake."""
+    tid = tweet.get("id") if isinstance(tweet, dict) else None
+    tid = str(tid) if isinstance(tid, int) and not isinstance(tid, bool) else tid
+    if not isinstance(tid, str) or not (tid.isascii() and tid.isdigit()) or not 0 < int(tid) < 2**63:
+        return None
+    return int(tid)
+
+
+def _dicts(value: Any) -> list[dict]:
+    """The objects of a payload list (anything else in its place counts as none)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _load(cursor: Optional[str]) -> dict:
@@ -305,23 +325,36 @@ class XCollector(Collector):
             includes = body.get("includes") or {}
             if not isinstance(tweets, list) or not isinstance(includes, dict):
                 raise TransientError(f"{what}: unexpected response shape ('data' is not a list)")
-            state["reads"] += len(tweets) + len(includes.get("tweets") or [])
-            users = {str(u.get("id")): u for u in includes.get("users") or []}
-            errors = body.get("errors") or []
+            state["reads"] += len(tweets) + len(_dicts(includes.get("tweets")))
+            users = {str(u.get("id")): u for u in _dicts(includes.get("users"))}
+            errors = _dicts(body.get("errors"))
             if errors:  # partial errors: a deleted parent post, a protected author; the data still stands
                 log.info("x %s: %d partial error(s): %s", stream.name, len(errors),
                          "; ".join(str(e.get("detail") or e.get("title")) for e in errors[:3] if isinstance(e, dict)))
             source_query = query if stream is SEARCH else f"mentions of user {key}"
-            mentions = [to_mention(t, users, source_query, stream.api, retrieved) for t in tweets if t.get("id")]
-            mentions = [m for m in mentions if m["text"]]  # X always sends text; the store needs it
-            ids = [int(t["id"]) for t in tweets if t.get("id")]
+            mentions, ids = [], []
+            for t in tweets:
+                tid = _tweet_id(t)
+                if tid is None:
+                    log.warning("x %s: skipped %s: no numeric post id", stream.name, item_ref(t, "id"))
+                    continue
+                ids.append(tid)
+                try:
+                    m = to_mention(t, users, source_query, stream.api, retrieved)
+                except MALFORMED as exc:
+                    log.warning("x %s: skipped post %d: malformed (%s: %s)", stream.name, tid,
+                                type(exc).__name__, str(exc)[:200])
+                    continue
+                if m["text"]:  # X always sends text; the store needs it
+                    mentions.append(m)
             if ids:
                 newest, oldest = max(ids), min(ids)
                 if pending:
                     newest = max(newest, int(pending["newest"]))
                     oldest = min(oldest, int(pending["until_id"]))
                 pending = {"newest": str(newest), "until_id": str(oldest)}
-            token = (body.get("meta") or {}).get("next_token")
+            meta = body.get("meta")
+            token = page_token(meta.get("next_token") if isinstance(meta, dict) else None)
             if not token:  # the run's pagination is done: only now does the high-water mark move
                 if pending:
                     st.update(since_id=pending["newest"], start_time=None)
@@ -340,7 +373,7 @@ class XCollector(Collector):
             return False
         if body.get("data"):
             return True
-        errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+        errors = _dicts(body.get("errors"))
         if any(e.get("title") == "Not Found Error" or str(e.get("type", "")).endswith("/resource-not-found")
                for e in errors):
             return False

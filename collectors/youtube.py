@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
-from collectors.base import Batch, Collector, Options
+from collectors.base import MALFORMED, Batch, Collector, Options, item_ref, page_token, raised_in
 from repmon.errors import AuthError, CollectorError, RateLimited, TransientError
 from repmon.matching import BrandMatcher
 
@@ -152,8 +152,12 @@ class YouTubeCollector(Collector):
                 retrieved = datetime.now(timezone.utc).isoformat()
                 mentions: list[dict] = []
                 for thread in body["items"]:
+                    at = _thread_time(thread)
+                    if at is None:
+                        log.warning("youtube source=%s %s: skipped %s: no id or readable publishedAt", self.name, key,
+                                    item_ref(thread, "id"))
+                        continue
                     top = thread["snippet"]["topLevelComment"]
-                    at = parse_time(top["snippet"]["publishedAt"])
                     if at < floor:
                         done = True
                         break
@@ -163,10 +167,15 @@ class YouTubeCollector(Collector):
                         newest_ids.append(thread["id"])
                     if st.get("since") and at == floor and thread["id"] in seen:
                         continue
-                    found = to_mentions(thread, key, retrieved)
+                    try:
+                        found = to_mentions(thread, key, retrieved)
+                    except MALFORMED as exc:
+                        log.warning("youtube source=%s %s: skipped thread %r: malformed (%s: %s)", self.name, key,
+                                    thread["id"], type(exc).__name__, str(exc)[:200])
+                        continue
                     if matcher is None or any(matcher.matches(m["text"]) for m in found):
                         mentions.extend(found)
-                token = body.get("nextPageToken")
+                token = page_token(body.get("nextPageToken"))
                 done = done or not token
                 if done:
                     self._advance(st, newest, newest_ids)
@@ -208,6 +217,10 @@ class YouTubeCollector(Collector):
             raise TransientError(f"{what}: {type(exc).__name__}") from exc
         except ValueError as exc:  # json.JSONDecodeError from the client's JSON model
             raise TransientError(f"{what}: the API sent malformed JSON") from exc
+        except MALFORMED as exc:  # the client reads an error answer that is JSON but not Google's error shape
+            if not raised_in(exc, "googleapiclient"):
+                raise
+            raise TransientError(f"{what}: the API sent an unreadable answer") from exc
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
             raise TransientError(f"{what}: unexpected response shape (no 'items' list)")
         return body
@@ -216,13 +229,28 @@ class YouTubeCollector(Collector):
 def to_mentions(thread: dict, query: str, retrieved_at: str) -> list[dict]:
     """A thread's top-level comment and the replies it carries, as mention dicts."""
     top = thread["snippet"]["topLevelComment"]
-    replies = (thread.get("replies") or {}).get("comments") or []
+    replies = thread.get("replies")
+    replies = replies.get("comments") if isinstance(replies, dict) else None
     item = {k: v for k, v in thread.items() if k != "replies"}  # each reply is stored on its own
     out = [_mention(top, thread["id"], None, item, query, retrieved_at)]
-    for reply in replies:
-        parent = reply["snippet"].get("parentId") or top["id"]
-        out.append(_mention(reply, thread["id"], parent, reply, query, retrieved_at))
+    for reply in replies if isinstance(replies, list) else []:
+        try:
+            parent = reply["snippet"].get("parentId") or top["id"]
+            out.append(_mention(reply, thread["id"], parent, reply, query, retrieved_at))
+        except MALFORMED as exc:
+            log.warning("youtube %s: skipped %s in thread %r: malformed (%s: %s)", query, item_ref(reply, "id"),
+                        thread["id"], type(exc).__name__, str(exc)[:200])
     return out
+
+
+def _thread_time(thread: Any) -> Optional[datetime]:
+    """When a thread's top-level comment was published; None for a thread without id or time."""
+    try:
+        if isinstance(thread["id"], str) and thread["id"]:
+            return parse_time(thread["snippet"]["topLevelComment"]["snippet"]["publishedAt"])
+    except MALFORMED:
+        pass
+    return None
 
 
 def _mention(comment: dict, thread_id: str, parent: Optional[str], raw: dict, query: str, retrieved_at: str) -> dict:
@@ -233,7 +261,7 @@ def _mention(comment: dict, thread_id: str, parent: Optional[str], raw: dict, qu
         "url": f"https://www.youtube.com/watch?v={s.get('videoId', '')}&lc={comment['id']}",
         "author": s.get("authorDisplayName") or "",
         "author_reach": 0,
-        "text": s.get("textOriginal") or s.get("textDisplay") or "",
+        "text": next((t for t in (s.get("textOriginal"), s.get("textDisplay")) if isinstance(t, str) and t), ""),
         "lang": None,
         "created_at": parse_time(s["publishedAt"]),
         "thread_id": thread_id,

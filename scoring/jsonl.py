@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Callable, Iterator, Optional
 
@@ -20,6 +21,22 @@ from scoring.base import Post, Scorer
 
 def _bad(path: str, lineno: int, what: str) -> ValueError:
     return ValueError(f"{path} line {lineno}: {what}")
+
+
+def _unicode(value: str) -> bool:
+    """False for a string with a lone surrogate ("\\ud83d" from an emoji cut in half): it cannot be written out."""
+    try:
+        value.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _number(value, path: str, lineno: int, key: str) -> float:
+    # JSON numbers only; json.loads also reads NaN and Infinity, which no count or rating is.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _bad(path, lineno, f"'{key}' must be a number")
+    return value
 
 
 def _terms(value, path: str, lineno: int, key: str) -> tuple[str, ...]:
@@ -45,25 +62,30 @@ def parse_line(line: str, path: str, lineno: int) -> tuple[object, Post]:
     raw_id = obj["id"]
     if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool):
         raise _bad(path, lineno, "'id' must be a string or an integer")
+    if isinstance(raw_id, str) and not _unicode(raw_id):
+        raise _bad(path, lineno, "'id' is not valid Unicode (a lone surrogate)")
     if "text" not in obj or obj["text"] is None:
         raise _bad(path, lineno, "missing 'text'")
     if not isinstance(obj["text"], str):
         raise _bad(path, lineno, "'text' must be a string")
     lang = obj.get("lang")
-    if lang is not None and not isinstance(lang, str):
-        raise _bad(path, lineno, "'lang' must be a string")
+    if lang is not None and not (isinstance(lang, str) and len(lang) <= 16 and _unicode(lang)):
+        raise _bad(path, lineno, "'lang' must be a language code such as \"en\" or \"pt-BR\"")
     rating = obj.get("rating")
     if rating is not None:
-        if isinstance(rating, bool) or not isinstance(rating, (int, float)):
-            raise _bad(path, lineno, "'rating' must be a number")
-        rating = int(round(rating))
-    reach = obj.get("author_reach") or 0
-    if isinstance(reach, bool) or not isinstance(reach, (int, float)):
-        raise _bad(path, lineno, "'author_reach' must be a number")
+        rating = int(round(_number(rating, path, lineno, "rating")))
+        if not 1 <= rating <= 5:
+            raise _bad(path, lineno, "'rating' must be 1-5 (stars)")
+    reach = _number(obj.get("author_reach") or 0, path, lineno, "author_reach")
+    for key in ("author", "platform"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise _bad(path, lineno, f"'{key}' must be a string")
+    if obj.get("is_own") is not None and not isinstance(obj["is_own"], bool):
+        raise _bad(path, lineno, "'is_own' must be true or false")
     post = Post(
         id=str(raw_id), text=obj["text"], lang=(lang or None), author=obj.get("author"),
         author_reach=int(reach), rating=rating, platform=obj.get("platform"),
-        is_own=bool(obj.get("is_own", False)),
+        is_own=bool(obj.get("is_own")),
         brand_terms=_terms(obj.get("brand_terms"), path, lineno, "brand_terms"),
         competitor_terms=_terms(obj.get("competitor_terms"), path, lineno, "competitor_terms"),
     )
@@ -72,8 +94,12 @@ def parse_line(line: str, path: str, lineno: int) -> tuple[object, Post]:
 
 def _batches(path: str, batch_size: int) -> Iterator[list[tuple[object, Post]]]:
     batch: list[tuple[object, Post]] = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with open(path, "rb") as f:  # decoded line by line, so that a line that is not UTF-8 is named as such
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")  # -sig: a byte order mark is no text
+            except UnicodeDecodeError:
+                raise _bad(path, lineno, "not valid UTF-8") from None
             if not line.strip():
                 continue
             batch.append(parse_line(line, path, lineno))
