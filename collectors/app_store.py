@@ -247,7 +247,8 @@ class AppStoreCollector(Collector):
                 seen.append((m["created_at"], m["native_id"]))
                 mentions.append(m)
             links = body.get("links")
-            url, params = links.get("next") if isinstance(links, dict) else None, None  # the next link carries the query
+            url = links.get("next") if isinstance(links, dict) else None
+            params = None  # the next link carries the query
             if url is not None and not (isinstance(url, str) and url.startswith(f"{CONNECT_API}/")):
                 # The bearer token goes wherever the link points: only ever to the API itself.
                 log.warning("source=%s: ignored a next link outside %s: %r", self.name, CONNECT_API, str(url)[:200])

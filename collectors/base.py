@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import traceback
-from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Iterator, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -88,9 +88,9 @@ def item_ref(item: Any, *keys: str) -> str:
 
 
 def raised_in(exc: BaseException, package: str) -> bool:
-    """Whether `exc` comes from inside a client library (failing on an answer it cannot read)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return bool(frames) and package in Path(frames[-1].filename).parts
+    """Whether `exc` came through a client library (failing on an answer it cannot read), not
+    only through repmon's own code."""
+    return any(package in Path(frame.filename).parts for frame in traceback.extract_tb(exc.__traceback__))
 
 
 def page_token(value: Any) -> Optional[str]:
@@ -146,9 +146,10 @@ def _ref(value: Any, limit: int = 200) -> Optional[str]:
 
 
 def storable(m: dict) -> tuple[Optional[dict], str]:
-    """Mention dict `m` as the store can take it, or (None, why not). Identity, text and time
-    must be there; optional fields that do not fit (an over-long author, a junk count or rating,
-    an unknown kind of language code) are cut or cleared; lone surrogates become U+FFFD."""
+    """Mention dict `m` as the store can take it, or (None, why not). Identity, text, time and a
+    known kind must be there; optional fields that do not fit the columns (an over-long author or
+    reference, a junk count or rating, a language that is no code) are cut or cleared, and lone
+    surrogates become U+FFFD. The runner skips, and logs, a mention that cannot be stored."""
     native = _ref(m.get("native_id"))
     who = f"{str(m.get('platform'))[:50]}:{str(m.get('native_id'))[:100]!r}"
     if native is None or not native.strip():

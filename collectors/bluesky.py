@@ -89,8 +89,8 @@ def _usable(post: Any) -> bool:
 
 def _token(value: Any) -> bool:
     """A JWT the service handed out, fit for an Authorization header."""
-    return isinstance(value, str) and 0 < len(value) <= 10_000 and value.isascii() and value.isprintable() \
-        and " " not in value
+    return (isinstance(value, str) and 0 < len(value) <= 10_000 and value.isascii() and value.isprintable()
+            and " " not in value)
 
 
 def iso(when: datetime) -> str:
@@ -169,7 +169,8 @@ class BlueskyCollector(Collector):
             posts, next_cursor = [p for p in body["posts"] if _usable(p)], body.get("cursor")
             for post in body["posts"]:
                 if not _usable(post):
-                    log.warning("bluesky q=%r: skipped %s: no uri or readable indexedAt", q, item_ref(post, "uri", "cid"))
+                    log.warning("bluesky q=%r: skipped %s: no uri or readable indexedAt", q,
+                                item_ref(post, "uri", "cid"))
             next_cursor = page_token(next_cursor)
             retrieved = datetime.now(timezone.utc).isoformat()
             mentions = []

@@ -190,20 +190,23 @@ class FileImportCollector(Collector):
         if path.lower().endswith(".tsv") and delimiter == ",":
             delimiter = "\t"
         reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            return  # an empty file: nothing to import
-        header = [h.strip() for h in header]
-        self._check_columns(path, lambda col: col in header, header)
-        line = reader.line_num + 1
-        for row in reader:
-            where, line = f"line {line}", reader.line_num + 1
-            if not any(cell.strip() for cell in row):
-                yield where, None
-            elif len(row) != len(header):
-                yield where, {"__bad__": f"{len(row)} fields where the header has {len(header)}"}
-            else:
-                yield where, dict(zip(header, row))
+        try:
+            header = next(reader, None)
+            if header is None:
+                return  # an empty file: nothing to import
+            header = [h.strip() for h in header]
+            self._check_columns(path, lambda col: col in header, header)
+            line = reader.line_num + 1
+            for row in reader:
+                where, line = f"line {line}", reader.line_num + 1
+                if not any(cell.strip() for cell in row):
+                    yield where, None
+                elif len(row) != len(header):
+                    yield where, {"__bad__": f"{len(row)} fields where the header has {len(header)}"}
+                else:
+                    yield where, dict(zip(header, row))
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+            raise csv.Error(f"line {reader.line_num}: {exc}") from None
 
     def _check_columns(self, path: str, present: Any, available: list[str]) -> None:
         cols: Columns = self.options.columns  # type: ignore[attr-defined]

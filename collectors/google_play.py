@@ -316,7 +316,7 @@ def parse_page(text: str, what: str, app_id: str, country: str) -> tuple[list, O
     # Same place the library reads it from: the next-page token is the last item of data[-2].
     try:
         token = data[-2][-1]
-    except (IndexError, TypeError):
+    except (IndexError, KeyError, TypeError):
         token = None
     return list(data[0]), page_token(token)
 

@@ -135,7 +135,8 @@ class MastodonCollector(Collector):
             statuses = [s for s in listed if _usable(s)]
             for s in listed:
                 if not _usable(s):
-                    log.warning("mastodon %s: skipped %s: no id or readable created_at", key, item_ref(s, "id", "uri"))
+                    log.warning("mastodon %s: skipped %s: no id or readable created_at", key,
+                                item_ref(s, "id", "uri"))
             retrieved = datetime.now(timezone.utc).isoformat()
             # Keep only what is inside the walk's window, whatever the server did with the bounds.
             fresh = [s for s in statuses if (not since or id_key(s["id"]) > id_key(since))

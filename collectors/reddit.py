@@ -28,7 +28,7 @@ from praw.models import Comment
 from praw.models.base import PRAWBase
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base import MALFORMED, Batch, Collector, Options, count
+from collectors.base import MALFORMED, Batch, Collector, Options, count, raised_in
 from repmon.errors import AuthError, CollectorError, ConfigError, RateLimited, TransientError
 from repmon.matching import BrandMatcher
 
@@ -159,6 +159,8 @@ def _translated(what: str) -> Iterator[None]:
     except ValueError as exc:  # the token response was not JSON
         raise TransientError(f"{what}: malformed response from Reddit: {exc}") from exc
     except MALFORMED as exc:  # praw could not make things of a listing that is not shaped as documented
+        if not (raised_in(exc, "praw") or raised_in(exc, "prawcore")):
+            raise
         raise TransientError(f"{what}: malformed response from Reddit ({type(exc).__name__}: {exc})") from exc
 
 

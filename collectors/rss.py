@@ -94,7 +94,8 @@ class RssCollector(Collector):
         try:
             parsed = feedparser.parse(io.BytesIO(resp.content), response_headers=headers)
         except MALFORMED as exc:  # feedparser's own failures, e.g. on a character reference to a surrogate
-            raise CollectorError(f"{what}: feedparser cannot read it ({type(exc).__name__}: {str(exc)[:200]})") from exc
+            raise CollectorError(f"{what}: feedparser cannot read it ({type(exc).__name__}: {str(exc)[:200]})") \
+                from exc
         notes: dict[str, Any] = {"feed": url}
         problem = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}" if parsed.bozo else None
         if not parsed.entries and not parsed.get("version"):
@@ -204,8 +205,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, time.struct_time):
         try:
             return datetime.fromtimestamp(calendar.timegm(value), timezone.utc).isoformat()
-        except (ValueError, OverflowError):
-            return time.strftime("%Y-%m-%dT%H:%M:%S", value)
+        except (ValueError, OverflowError):  # year 0
+            return "%04d-%02d-%02dT%02d:%02d:%02d" % tuple(value[:6])
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)

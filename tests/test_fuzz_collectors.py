@@ -29,19 +29,34 @@ import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, Optional
+from xml.sax.saxutils import escape
 
 import httpx
 import prawcore
 import pytest
-import sqlalchemy as sa
 import respx
 import responses
-from hypothesis import HealthCheck, given, note, settings
+import sqlalchemy as sa
+from google_play_scraper.constants.request import Formats
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from collectors import bluesky as bluesky_mod
+from collectors.google_play import GooglePlayCollector
+from collectors.youtube import YouTubeCollector
 from repmon import config, pipeline, store
 from repmon.models import KINDS, Mention
+# The collectors' own tests hold payloads shaped like each API's: their builders are reused here.
+from tests import test_collector_app_store as ast
+from tests import test_collector_bluesky as bt
+from tests import test_collector_google_play as gpt
+from tests import test_collector_hackernews as ht
+from tests import test_collector_mastodon as mt
+from tests import test_collector_reddit as rt
+from tests import test_collector_rss as rsst
+from tests import test_collector_x as xt
+from tests import test_collector_youtube as yt
 
 settings.register_profile(
     "repmon-fuzz", max_examples=40, deadline=None, database=None, print_blob=True,
@@ -147,6 +162,12 @@ def garbage(valid: Any) -> st.SearchStrategy:
                                       b")]}'\n\n[]", b"\x1f\x8b\x08\x00"]))
     status = st.sampled_from([200, 200, 200, 201, 204, 400, 401, 403, 404, 410, 418, 429, 500, 502, 503])
     return st.tuples(status, st.sampled_from(CONTENT_TYPES), body)
+
+
+def _edited(doc: Any, edit: Callable[[Any], None]) -> Any:
+    doc = copy.deepcopy(doc)
+    edit(doc)
+    return doc
 
 
 # -- running a source through the pipeline -----------------------------------------------------
@@ -269,7 +290,6 @@ def run_and_check(url: str, kind: str, options: dict, brand: Optional[dict] = No
 
 # -- X (tweepy over requests, intercepted with `responses`) --------------------------------------
 
-from tests import test_collector_x as xt  # noqa: E402  (payload shapes of the X tests)
 
 X_FOCUS = frozenset({"data", "includes", "users", "meta", "errors", "id", "text", "author_id", "created_at", "lang",
                      "conversation_id", "referenced_tweets", "type", "edit_history_tweet_ids", "note_tweet",
@@ -307,6 +327,8 @@ X_OPTS = {"bearer_token": "AAAA-fuzz-bearer-token", "mentions_user_id": "783214"
 
 
 @FUZZ
+@example(page=_edited(x_page(), lambda d: d["includes"].update(users=[None, "x"])))  # found by fuzzing
+@example(page=_edited(x_page(), lambda d: d["data"][0].update(id="not-a-number", edit_history_tweet_ids="1")))
 @given(page=mutated(x_page(), X_FOCUS))
 def test_x_mutated_pages(db, page):
     with x_api((200, "application/json; charset=utf-8", to_json(page))):
@@ -314,6 +336,7 @@ def test_x_mutated_pages(db, page):
 
 
 @FUZZ
+@example(answer=(400, "application/json", b"null"))  # tweepy fails reading a non-object error body
 @given(answer=garbage(x_page()))
 def test_x_garbage_answers(db, answer):
     with x_api(answer):
@@ -322,7 +345,6 @@ def test_x_garbage_answers(db, answer):
 
 # -- Reddit (praw/prawcore over requests, intercepted with `responses`) --------------------------
 
-from tests import test_collector_reddit as rt  # noqa: E402
 
 REDDIT_FOCUS = frozenset({"kind", "data", "children", "after", "name", "id", "created_utc", "title", "selftext", "body",
                           "author", "permalink", "num_comments", "removed_by_category", "link_id", "parent_id",
@@ -379,6 +401,10 @@ def reddit_api(search: tuple[int, str, bytes], comments: Optional[tuple[int, str
 
 
 @FUZZ
+@example(page=_edited(reddit_search_page(), lambda d: d["data"].pop("after")),  # praw: no 'after'
+         comments=reddit_comments_page())
+@example(page=_edited(reddit_search_page(), lambda d: d["data"]["children"][0]["data"].update(created_utc="soon", num_comments="2")),
+         comments=_edited(reddit_comments_page(), lambda d: d[1]["data"]["children"][0].update(kind="t9")))
 @given(page=mutated(reddit_search_page(), REDDIT_FOCUS), comments=mutated(reddit_comments_page(), REDDIT_FOCUS))
 def test_reddit_mutated_listings(db, reddit_quiet, page, comments):
     with reddit_api((200, "application/json", to_json(page)), (200, "application/json", to_json(comments))):
@@ -396,7 +422,6 @@ def test_reddit_garbage_answers(db, reddit_quiet, answer, where):
 
 # -- Mastodon (httpx, intercepted with respx) ----------------------------------------------------
 
-from tests import test_collector_mastodon as mt  # noqa: E402
 
 MASTODON_FOCUS = frozenset({"id", "created_at", "content", "spoiler_text", "account", "acct", "username",
                             "followers_count", "uri", "url", "language", "in_reply_to_id", "reblog", "statuses"})
@@ -425,6 +450,9 @@ def http_answer(status: int, ctype: str, body: bytes) -> httpx.Response:
 
 
 @FUZZ
+@example(page=_edited(mastodon_page(), lambda d: d[0].pop("id")), found={"statuses": []}, parent=mt.recent(901))
+@example(page=mastodon_page(), found={"statuses": [dict(mt.recent(905), id="\ud800", in_reply_to_id="\x1f" * 9000)]},
+         parent=[None])
 @given(page=mutated(mastodon_page(), MASTODON_FOCUS), found=mutated({"statuses": mastodon_page()}, MASTODON_FOCUS),
        parent=mutated(mt.recent(901), MASTODON_FOCUS))
 def test_mastodon_mutated_statuses(db, page, found, parent):
@@ -442,8 +470,6 @@ def test_mastodon_garbage_answers(db, tag, search, parent):
 
 # -- Bluesky (httpx, intercepted with respx) -----------------------------------------------------
 
-from collectors import bluesky as bluesky_mod  # noqa: E402
-from tests import test_collector_bluesky as bt  # noqa: E402
 
 BLUESKY_FOCUS = frozenset({"posts", "cursor", "uri", "indexedAt", "record", "createdAt", "text", "langs", "reply",
                            "root", "parent", "author", "handle", "did", "followersCount", "accessJwt"})
@@ -471,6 +497,8 @@ def bluesky_api(search: httpx.Response, login: Optional[httpx.Response] = None) 
 
 
 @FUZZ
+@example(page=_edited(bluesky_page(), lambda d: d["posts"].insert(0, list(d["posts"][0].values()))))
+@example(page=_edited(bluesky_page(), lambda d: d.update(cursor={"x": 1}) or d["posts"][0]["record"].update(langs="en")))
 @given(page=mutated(bluesky_page(), BLUESKY_FOCUS))
 def test_bluesky_mutated_posts(db, page):
     with bluesky_api(httpx.Response(200, content=to_json(page))):
@@ -478,6 +506,8 @@ def test_bluesky_mutated_posts(db, page):
 
 
 @FUZZ
+@example(answer=(400, "application/json", b"null"), login=False, session=bt.session())
+@example(answer=(200, "", b""), login=True, session=dict(bt.session(), accessJwt="jwt-\u0436" * 40))
 @given(answer=garbage(bluesky_page()), login=st.booleans(), session=mutated(bt.session(), BLUESKY_FOCUS))
 def test_bluesky_garbage_answers(db, answer, login, session):
     good = httpx.Response(200, content=to_json(bluesky_page()))
@@ -491,7 +521,6 @@ def test_bluesky_garbage_answers(db, answer, login, session):
 
 # -- Hacker News (httpx, intercepted with respx) -------------------------------------------------
 
-from tests import test_collector_hackernews as ht  # noqa: E402
 
 HN_FOCUS = frozenset({"hits", "objectID", "_tags", "comment_text", "story_text", "title", "created_at_i", "story_id",
                       "parent_id", "author", "url", "nbHits", "nbPages"})
@@ -516,6 +545,7 @@ def hn_api(first: httpx.Response) -> Iterator[None]:
 
 
 @FUZZ
+@example(page=_edited(hn_page(), lambda d: d["hits"][0].pop("created_at_i") and d.update(nbHits="many")))
 @given(page=mutated(hn_page(), HN_FOCUS))
 def test_hackernews_mutated_hits(db, page):
     with hn_api(httpx.Response(200, content=to_json(page))):
@@ -531,9 +561,6 @@ def test_hackernews_garbage_answers(db, reply):
 
 # -- RSS / Atom (httpx + feedparser, intercepted with respx) -------------------------------------
 
-from xml.sax.saxutils import escape  # noqa: E402
-
-from tests import test_collector_rss as rsst  # noqa: E402
 
 XML_TEXT = st.one_of(ODD_TEXT, st.sampled_from(["Tidewell outage", "Tidewell & co", "<b>Tidewell</b>", "]]>", "&bogus;",
                                                 "Tidewell \x0b vertical tab", "Tidewell" + "\u0000"]))
@@ -575,6 +602,10 @@ RSS_OPTS = {"feeds": [rsst.NEWS, rsst.BLOG]}
 
 
 @FUZZ
+@example(feed=rsst.ATOM.replace(b"<published>2026-11-20T10:00:00+03:30</published>",
+                                 b"<published>0000-00-00T00:00:00Z</published>"),  # year 0: no calendar has it
+         ctype="application/atom+xml", match_brand=False)
+@example(feed=rsst.rss(rsst.rss_item("g1", "Tidewell &#XD800; outage")), ctype="application/rss+xml", match_brand=True)
 @given(feed=rss_feed(), ctype=st.sampled_from(CONTENT_TYPES[:5] + ["application/rss+xml; charset=iso-8859-1"]),
        match_brand=st.booleans())
 def test_rss_fuzzed_feeds(db, feed, ctype, match_brand):
@@ -592,8 +623,6 @@ def test_rss_garbage_answers(db, reply, truncated):
 
 # -- YouTube (google-api-python-client; its HttpMockSequence transport seam) ---------------------
 
-from collectors.youtube import YouTubeCollector  # noqa: E402
-from tests import test_collector_youtube as yt  # noqa: E402
 
 YOUTUBE_FOCUS = frozenset({"items", "id", "snippet", "topLevelComment", "publishedAt", "textOriginal", "textDisplay",
                            "authorDisplayName", "videoId", "replies", "comments", "parentId", "nextPageToken"})
@@ -620,6 +649,7 @@ def youtube_answers(answers: list, first: tuple) -> None:
 
 
 @FUZZ
+@example(page=_edited(youtube_page(), lambda d: d["items"][0].pop("id") and d.update(nextPageToken="\ud83d")))
 @given(page=mutated(youtube_page(), YOUTUBE_FOCUS))
 def test_youtube_mutated_threads(db, youtube_http, page):
     youtube_answers(youtube_http, ({"status": "200", "content-type": "application/json; charset=UTF-8"},
@@ -628,6 +658,7 @@ def test_youtube_mutated_threads(db, youtube_http, page):
 
 
 @FUZZ
+@example(reply=(403, "application/json", b"[null]"))  # googleapiclient fails reading this error body
 @given(reply=garbage(youtube_page()))
 def test_youtube_garbage_answers(db, youtube_http, reply):
     status, ctype, body = reply
@@ -637,7 +668,6 @@ def test_youtube_garbage_answers(db, youtube_http, reply):
 
 # -- App Store (httpx, intercepted with respx): the reviews RSS feed and the Connect API ----------
 
-from tests import test_collector_app_store as ast  # noqa: E402
 
 APP_STORE_FOCUS = frozenset({"feed", "entry", "label", "id", "updated", "im:rating", "title", "content", "author",
                              "name", "link", "attributes", "href", "rel", "data", "included", "attributes",
@@ -670,6 +700,10 @@ def app_store_api(first: httpx.Response) -> Iterator[None]:
 
 
 @FUZZ
+@example(page=_edited(app_store_page(), lambda d: d["feed"]["link"].insert(1, None)), reviews=connect_page(),
+         connect=False)
+@example(page=app_store_page(), reviews=_edited(connect_page(), lambda d: d.update(included="x", links={"next": 5})),
+         connect=True)
 @given(page=mutated(app_store_page(), APP_STORE_FOCUS), reviews=mutated(connect_page(), APP_STORE_FOCUS),
        connect=st.booleans())
 def test_app_store_mutated_reviews(db, page, reviews, connect):
@@ -685,10 +719,6 @@ def test_app_store_garbage_answers(db, reply, connect):
 
 
 # -- Google Play (httpx to a local server answering batchexecute; the Developer API's reviews.list) --
-
-from google_play_scraper.constants.request import Formats  # noqa: E402
-
-from tests import test_collector_google_play as gpt  # noqa: E402
 
 
 class PlayServer:
@@ -751,9 +781,6 @@ def play_server(tmp_path_factory) -> Iterator[PlayServer]:
     server.server.server_close()
 
 
-from collectors.google_play import GooglePlayCollector  # noqa: E402
-
-
 def play_payload() -> list:
     now = int(time.time())
     return [[gpt.review("C3", now - 60), gpt.review("C2", now - 120, "اپلیکیشن عالیه 📶", score=5, reply="Thanks!"),
@@ -767,6 +794,10 @@ def play_api_page() -> dict:
 
 
 @FUZZ
+@example(payload=[1, [None, "CsIBCr8B3"], [None]], envelope_junk=1,
+         api={"reviews": {"0": play_api_page()["reviews"][0]}, "tokenPagination": {"nextPageToken": "2"}})
+@example(payload=play_payload(), envelope_junk=1, api={"reviews": None, "tokenPagination": {"nextPageToken": "T \ud83d"}})
+@example(payload=_edited(play_payload(), lambda d: d.__setitem__(1, {"1": "CsIBCr8B3"})), envelope_junk=1, api={})
 @given(payload=mutated(play_payload()), envelope_junk=st.integers(0, 4), api=mutated(play_api_page(), frozenset(
     {"reviews", "reviewId", "comments", "userComment", "text", "lastModified", "seconds", "starRating",
      "reviewerLanguage", "developerComment", "authorName", "tokenPagination", "nextPageToken"})))
@@ -781,6 +812,7 @@ def test_google_play_mutated_reviews(db, play_server, payload, envelope_junk, ap
 
 
 @FUZZ
+@example(reply=(200, "application/json", b""), developer_api=True)
 @given(reply=garbage(play_payload()), developer_api=st.booleans())
 def test_google_play_garbage_answers(db, play_server, reply, developer_api):
     (play_server.api if developer_api else play_server.rpc)[:] = [reply]

@@ -16,7 +16,6 @@ Examples per test: profile "repmon-fuzz" (40); HYPOTHESIS_PROFILE=ci selects "re
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import json
@@ -24,25 +23,33 @@ import logging
 import math
 import os
 import re
-from datetime import datetime, timedelta, timezone
+import time as time_mod
+from datetime import datetime, timezone
 from typing import Any
 
+import httplib2
 import httpx
 import pytest
 import respx
-from hypothesis import HealthCheck, event, given, note, settings
+import responses
+from hypothesis import event, example, given, note
 from hypothesis import strategies as st
 from sqlmodel import select
 
+from collectors import bluesky as bluesky_mod
+from collectors.youtube import YouTubeCollector
 from repmon import config, logs, pipeline, scheduler, store
-from repmon.errors import CollectorError, ConfigError
+from repmon.errors import ConfigError
 from repmon.models import CATEGORIES, Mention
+from scoring import get_scorer
+from scoring.base import Assessment, Post
+from scoring.jsonl import parse_line, score_jsonl
+from tests import test_collector_hackernews as ht
+from tests import test_collector_mastodon as mt
+from tests import test_collector_youtube as yt
+from tests import test_fuzz_collectors as fc
 
-settings.register_profile(
-    "repmon-fuzz", max_examples=40, deadline=None, database=None, print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("repmon-fuzz-ci", settings.get_profile("repmon-fuzz"), max_examples=300)
-FUZZ = settings.get_profile("repmon-fuzz-ci" if os.environ.get("HYPOTHESIS_PROFILE") == "ci" else "repmon-fuzz")
+FUZZ = fc.FUZZ  # the profile the collectors' fuzzing uses (HYPOTHESIS_PROFILE=ci raises the examples)
 
 ODD_TEXT = st.one_of(
     st.text(max_size=30),
@@ -192,12 +199,26 @@ def mutated_config(draw: Any) -> tuple[dict, list[tuple]]:
     return doc, changed
 
 
+def _config_with(path: tuple, value: Any) -> tuple[dict, list[tuple]]:
+    doc = full_config()
+    parent = doc
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = value
+    return doc, [path]
+
+
 def test_full_config_is_valid():
     cfg = config.parse(full_config(), "fuzz")
     assert cfg.alerts.slack[1].bot_token == SECRETS["bot_token"]
 
 
 @FUZZ
+@example(case=_config_with(("database",), SECRETS["db_password"]))  # found by fuzzing: the value was echoed
+@example(case=_config_with(("database", "url"), f"postgres://repmon:{SECRETS['db_password']}@db/repmon"))
+@example(case=_config_with(("alerts", "slack", 1, "channel"), SECRETS["bot_token"]))
+@example(case=_config_with(("dashboard", "timezone"), "Europe/" + "x" * 300))  # OSError from zoneinfo
+@example(case=_config_with(("replies", "templates_dir"), "d/" * 3000))  # OSError from the file system
 @given(case=mutated_config())
 def test_config_values_give_a_config_or_an_error_naming_the_key(case):
     doc, changed = case
@@ -330,6 +351,8 @@ def mangled_toml(draw: Any) -> bytes:
 
 
 @FUZZ
+@example(data=toml_text().encode("utf-16"))  # not UTF-8
+@example(data=b"x = " + b"[" * 3000 + b"]" * 3000)  # RecursionError in tomllib
 @given(data=mangled_toml())
 def test_config_file_gives_a_config_or_a_config_error(tmp_path, monkeypatch, data):
     monkeypatch.setenv("X_BEARER_TOKEN", SECRETS["x_bearer"])
@@ -349,7 +372,10 @@ def test_config_file_gives_a_config_or_a_config_error(tmp_path, monkeypatch, dat
 
 # -- import files (collectors/file_import.py) -------------------------------------------------------
 
-from tests.test_fuzz_collectors import assert_sane, captured, db, fresh, one_tls_context, template_db  # noqa: E402,F401
+
+# The collectors' fuzz fixtures (a migrated database per test, one TLS context) and checks, here too.
+template_db, db, one_tls_context = fc.template_db, fc.db, fc.one_tls_context
+assert_sane, captured, fresh = fc.assert_sane, fc.captured, fc.fresh
 
 IMPORT_COLUMNS = {"native_id": "id", "text": "message", "created_at": "date", "author": "user", "url": "link",
                   "lang": "language", "rating": "stars", "author_reach": "followers", "kind": "type"}
@@ -436,6 +462,14 @@ def _encodable(ch: str, encoding: str) -> bool:
 
 
 @FUZZ
+@example(case=("export.jsonl", '{"id": 1}\n'.encode("utf-16-le"), "utf-16", set(), False), page_size=1)  # no BOM
+@example(case=("export.jsonl", b'{"message": "Tidewell", "date": 1e308, "followers": "inf"}\n'
+               b'{"message": "Tidewell", "date": "0001-01-01T00:00:00+05:00", "stars": "-inf"}\n', "utf-8", set(), True),
+         page_size=1000)
+@example(case=("export.csv", b"id,message,date\n1,Tidewell,2026-11-20\n2,Tidewell \xff,2026-11-20\n", "utf-8", set(), False),
+         page_size=1)
+@example(case=("export.csv", b"id,message,date\n1,Tidewell,2026-11-20\n2,Tidewell " + b"x" * 140_000 + b",2026-11-20\n",
+               "utf-8", set(), False), page_size=1)  # a field over the csv module's limit
 @given(case=import_file(), page_size=st.sampled_from([1, 3, 1000]))
 def test_import_files_store_good_rows_and_name_file_and_line_for_bad_ones(db, tmp_path, case, page_size):
     name, data, encoding, good, intact = case
@@ -469,9 +503,6 @@ def test_import_files_store_good_rows_and_name_file_and_line_for_bad_ones(db, tm
 
 # -- scoring: the JSONL contract and the scorers ------------------------------------------------------
 
-from scoring import get_scorer  # noqa: E402
-from scoring.base import Assessment, Post  # noqa: E402
-from scoring.jsonl import parse_line, score_jsonl  # noqa: E402
 
 SCORERS = {name: get_scorer(name) for name in ("triage", "rules", "vader")}
 LABELS, PRIORITIES = {"negative", "neutral", "positive"}, {"critical", "high", "medium", "low"}
@@ -534,6 +565,12 @@ def jsonl_line(draw: Any) -> str:
 
 
 @FUZZ
+@example(lines=['{"id": 1, "text": "x", "author_reach": NaN}'], scorer="rules", raw=b"")  # found by fuzzing
+@example(lines=['{"id": 1, "text": "x", "rating": Infinity}'], scorer="triage", raw=b"")
+@example(lines=['{"id": 1, "text": "x", "platform": 5}'], scorer="rules", raw=b"")
+@example(lines=['{"id": "\\ud83d", "text": "x"}'], scorer="vader", raw=b"")
+@example(lines=['{"id": 1, "text": "x", "lang": "' + "a" * 300 + '"}'], scorer="rules", raw=b"")
+@example(lines=["0"], scorer="vader", raw=b"\xff\xfe")  # both lines bad: the first is named
 @given(lines=st.lists(jsonl_line(), min_size=1, max_size=6), scorer=st.sampled_from(list(SCORERS)),
        raw=st.sampled_from([b"", b"", b"\xff\xfe", b"\xc3", b"\xef\xbb\xbf"]))
 def test_jsonl_lines_give_assessments_or_an_error_naming_the_line(tmp_path, lines, scorer, raw):
@@ -574,8 +611,8 @@ def test_jsonl_lines_give_assessments_or_an_error_naming_the_line(tmp_path, line
 
 # -- the daemon: a source answering garbage, a source configured wrong --------------------------------
 
-from tests import test_collector_hackernews as ht  # noqa: E402
-from tests.test_fuzz_collectors import HTML_PAGES, hn_page  # noqa: E402
+
+HTML_PAGES, hn_page = fc.HTML_PAGES, fc.hn_page
 
 
 def _job_logs(handler) -> str:
@@ -638,14 +675,6 @@ def test_a_misconfigured_source_fails_alone(db, tmp_path, key, value):
 
 # -- secrets never reach the logs or a source's recorded error ----------------------------------------
 
-from tests import test_collector_bluesky as bt  # noqa: E402
-from tests import test_collector_mastodon as mt  # noqa: E402
-from tests import test_collector_reddit as rt  # noqa: E402
-from tests import test_collector_x as xt  # noqa: E402
-from tests import test_collector_youtube as yt  # noqa: E402
-import responses  # noqa: E402
-from collectors import bluesky as bluesky_mod  # noqa: E402
-from collectors.youtube import YouTubeCollector  # noqa: E402
 
 SOURCE_SECRETS = {
     "x": {"kind": "x", "bearer_token": SECRETS["x_bearer"]},
@@ -732,8 +761,3 @@ def test_source_credentials_never_reach_logs_or_errors(db, monkeypatch, kind, an
     assert_no_secret(result.error)
     assert_no_secret(last_error)
     assert_no_secret("\n".join(handler.lines))
-
-
-import time as time_mod  # noqa: E402
-
-import httplib2  # noqa: E402
