@@ -10,17 +10,30 @@ import sqlalchemy as sa
 from repmon.config import Config
 
 
+_FORMAT = logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+
+
 class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str]):
         super().__init__()
         self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
 
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+            record.msg, record.args = self.redact(record.getMessage()), None
+            # A traceback can quote a secret too (a URL in an exception's message, a local in
+            # a frame's source line): format it here, redacted, so the formatter reuses it.
+            if record.exc_info and not record.exc_text:
+                record.exc_text = _FORMAT.formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self.redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self.redact(record.stack_info)
         return True
 
 
@@ -43,7 +56,7 @@ def secrets_of(cfg: Config) -> list[str]:
 
 def setup(cfg: Config, verbose: bool = False) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
+    handler.setFormatter(_FORMAT)
     handler.addFilter(RedactSecrets(secrets_of(cfg)))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -79,6 +79,29 @@ def test_secrets_come_from_env(tmp_path, monkeypatch):
     assert config.load(str(path)).alerts.slack[0].webhook_url == "https://hooks.example/T000/B000/XXXX"
 
 
+def test_secrets_are_redacted_from_tracebacks_in_the_log(tmp_path, monkeypatch, capfd):
+    import logging
+
+    from repmon import logs
+
+    secret = "xoxb-not-a-real-token-1234"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", secret)
+    path = tmp_path / "c.toml"
+    path.write_text('[[alerts.slack]]\nname = "oncall"\nchannel = "C0ALERTS1"\nbot_token = "${SLACK_BOT_TOKEN}"\n')
+    logs.setup(config.load(str(path)))
+    try:
+        try:
+            raise RuntimeError(f"auth failed for {secret}")
+        except RuntimeError:
+            logging.getLogger("repmon.test").exception("dispatch failed")
+        logging.getLogger("repmon.test").warning("where", stack_info=True)
+    finally:
+        logging.getLogger().handlers[:] = []
+    err = capfd.readouterr().err
+    assert "RuntimeError: auth failed for ***" in err and "Traceback" in err
+    assert secret not in err
+
+
 def test_database_url_env_overrides(monkeypatch):
     monkeypatch.setenv("REPMON_DATABASE_URL", "postgresql+psycopg://u@h/db")
     assert config.load().database.url == "postgresql+psycopg://u@h/db"
