@@ -32,16 +32,35 @@ HEADS: dict[str, tuple[str, ...]] = {
 }
 
 _TOKEN = re.compile(r"@|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[!?¿؟]|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
-_NOISE = re.compile(r"\d+|([^\W\d_])\1\1+")  # numbers, and letters repeated for emphasis
+# Numbers, and letters or marks repeated for emphasis: "!!!!" counted per mark outvoted the words.
+_NOISE = re.compile(r"\d+|([^\W\d_])\1\1+|([!?¿؟])[!?¿؟\s]*[!?¿؟]")
 _HANDLE = re.compile(r"@\w+")
+# ASCII emoticons, in lower-cased text: a strong cue in every language, which the word
+# pattern would cut into letters and punctuation. Each becomes one kind, with VADER's
+# typical valence for it.
+_EMOTICON = re.compile(r"(?<![\w:/])(?:[:;=][-o'^]?[)(\]\[dp/*3|]+|x-?d+|<3+|\^[_.-]?\^)(?!\w)")
+_EMOTICON_HINT = frozenset(":;=<^")
+EMOTICON_VALENCE = {"emo:sad": -1.8, "emo:wink": 1.5, "emo:tongue": 1.3, "emo:heart": 1.9, "emo:smile": 2.0}
 _CLAUSE_END = frozenset("!?¿؟")
 NEGATION_SCOPE = 3  # words after a negator that are read as negated
 
 
 def _denoise(m: re.Match) -> str:
-    """Any number is "0"; "sooooo" is "soo" (one pass for both: this runs on every post)."""
+    """Any number is "0"; "sooooo" is "soo"; "?!?!" is "?" (one pass: this runs on every post)."""
     c = m.group(1)
-    return c + c if c else "0"
+    if c:
+        return c + c
+    return m.group(2) or "0"
+
+
+def _emoticon(e: str) -> str:
+    if "<" in e:
+        return "emo:heart"
+    if any(c in e for c in "([/|"):
+        return "emo:sad"
+    if e[0] == ";":
+        return "emo:wink"
+    return "emo:tongue" if "p" in e else "emo:smile"
 
 
 def _bin(x: float, step: float, lo: int, hi: int) -> int:
@@ -50,16 +69,25 @@ def _bin(x: float, step: float, lo: int, hi: int) -> int:
 
 def features(low: str, negators: frozenset[str], kinds: dict[str, int], vader: float, valence: float,
              sarcasm: bool, qmark: bool, rating: Optional[int] = None,
-             word_valence: Optional[dict[str, float]] = None) -> list[str]:
+             word_valence: Optional[dict[str, float]] = None, extras: Sequence[str] = ()) -> list[str]:
     """The feature strings of one post; `low` is its normalised lower-case text.
 
     With `word_valence` (VADER's word list) the words' valences are summed here, flipped
     in a negator's scope as VADER does (x -0.74), instead of running VADER's full
-    algorithm: the model sees the words themselves, so most of VADER's rules are redundant."""
+    algorithm: the model sees the words themselves, so most of VADER's rules are redundant.
+    ASCII emoticons become one feature each and add their valence. `extras` are features
+    the caller knows from outside the text (e.g. that it carried a link)."""
     if "@" in low:
         low = _HANDLE.sub("@", low)
+    emoticons = []
+    if not _EMOTICON_HINT.isdisjoint(low) or "xd" in low:
+        emoticons = [_emoticon(e) for e in _EMOTICON.findall(low)]
+        if emoticons:
+            low = _EMOTICON.sub(" ", low)
+            valence += sum(EMOTICON_VALENCE[e] for e in emoticons)
     toks = _TOKEN.findall(_NOISE.sub(_denoise, low))
     out = ["*"]
+    out += emoticons
     out += ["w:" + t for t in toks]
     out += [f"b:{a} {b}" for a, b in zip(["^"] + toks, toks + ["$"])]
     out += ["p:" + t[:5] for t in toks if len(t) > 6]
@@ -94,12 +122,16 @@ def features(low: str, negators: frozenset[str], kinds: dict[str, int], vader: f
     if vader:
         append("v:%d" % _bin(vader, 0.25, -4, 4))
     append("t:%d" % _bin(valence, 1.0, -6, 6))
+    if "!" in toks and valence:
+        # "!" intensifies whatever the words say: alone it is neither praise nor anger.
+        append("!-" if valence < 0 else "!+")
     if sarcasm:
         append("sarcasm")
     if qmark:
         append("qmark")
     if rating is not None:
         append("rating:%d" % rating)
+    out += extras
     return out
 
 

@@ -27,6 +27,7 @@ from scoring.model import Model, features
 from scoring.rules import Facts, RulesScorer
 
 BASE_MODEL = Path(__file__).with_name("models") / "base.npz"
+_LINKED = ("url",)  # a post with a link: news, promos and shares are mostly neutral
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +57,8 @@ class TriageScorer(RulesScorer):
         for post, f in zip(posts, facts):
             lex = load_lexicon(f.code) or load_lexicon("en")
             rows.append(features(f.low, lex.negator_words, f.kinds, f.vader, f.valence, f.sarcasm, f.qmark,
-                                 post.rating, valences if f.english else None))
+                                 post.rating, valences if f.english else None,
+                                 _LINKED if f.n_urls else ()))
         return facts, rows
 
     def score(self, posts: Sequence[Post]) -> list[Assessment]:
