@@ -18,6 +18,9 @@ from typing import Callable, Iterator, Optional
 
 from scoring.base import Post, Scorer
 
+# Characters JSON leaves raw that str.splitlines() and JavaScript treat as line breaks.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
 
 def _bad(path: str, lineno: int, what: str) -> ValueError:
     return ValueError(f"{path} line {lineno}: {what}")
@@ -130,7 +133,7 @@ def score_jsonl(in_path: str, out_path: str, scorer: Scorer, batch_size: int = 2
             for (raw_id, _post), assessment in zip(batch, results):
                 row = assessment.as_dict()
                 row["id"] = raw_id
-                lines.append(json.dumps(row, ensure_ascii=False))
+                lines.append(json.dumps(row, ensure_ascii=False).translate(_LINE_BREAKS))
             out.write("\n".join(lines) + "\n")
             done += len(batch)
             if progress is not None:

@@ -240,11 +240,27 @@ def _code(language) -> str:
     return language.iso_code_639_1.name.lower()
 
 
+# lingua's time grows with the text and then some (~20 s for 120,000 characters of one
+# repeated letter); the first couple of sentences tell the language as well as the rest.
+MAX_DETECT_CHARS = 1500
+_LAST_SPACE = re.compile(r".*\s", re.DOTALL)
+
+
+def head(text: str) -> str:
+    """`text` cut to at most MAX_DETECT_CHARS, at a word boundary where there is one."""
+    if len(text) <= MAX_DETECT_CHARS:
+        return text
+    cut = text[:MAX_DETECT_CHARS + 1]
+    m = _LAST_SPACE.match(cut)
+    return cut[:m.end() - 1] if m and m.end() > MAX_DETECT_CHARS // 2 else cut[:MAX_DETECT_CHARS]
+
+
 def _lingua(cands: tuple[str, ...], texts: list[str], low: bool = False) -> list[str]:
     if len(cands) == 1:
         # Nothing to choose between: the one language the batch and the evidence point at.
         return [cands[0]] * len(texts)
     det = _detector(cands, low)
+    texts = [head(t) for t in texts]
     if len(texts) == 1:
         return [_code(det.detect_language_of(texts[0]))]
     return [_code(x) for x in det.detect_languages_in_parallel_of(texts)]
@@ -258,8 +274,10 @@ def detect(text: str) -> str:
     return _lingua(_candidates(scores, frozenset()), [clean(text)])[0]
 
 
-def resolve(decided: Iterable[str], undecided: list[tuple[str, dict[str, float]]]) -> list[str]:
-    """Codes for the texts the fast path left open, given as (cleaned text, evidence).
+def resolve(decided: Iterable[str], undecided: list[tuple[str, dict[str, float]]],
+            clean_first: bool = False) -> list[str]:
+    """Codes for the texts the fast path left open, given as (cleaned text, evidence);
+    with clean_first=True as (raw text, evidence), cleaned only if lingua reads them.
 
     `decided` are the codes the fast path found for the rest of the batch; its
     dominant languages (>= 10% and >= 3 posts) act as a prior: a text whose top
@@ -293,7 +311,10 @@ def resolve(decided: Iterable[str], undecided: list[tuple[str, dict[str, float]]
         # Texts with no evidence beyond the batch's own languages and English only need
         # lingua to tell those few apart: the low-accuracy mode does that well enough.
         low = set(cands) <= dominant | {"en"}
-        for j, code in zip(idxs, _lingua(cands, [undecided[j][0] for j in idxs], low)):
+        texts = [undecided[j][0] for j in idxs]
+        if clean_first and len(cands) > 1:
+            texts = [clean(t) for t in texts]
+        for j, code in zip(idxs, _lingua(cands, texts, low)):
             out[j] = code
     return out  # type: ignore[return-value]
 

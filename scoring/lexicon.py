@@ -58,7 +58,8 @@ class _End:
     pass
 
 
-_EXACT, _WILD = _End(), _End()
+_EXACT, _WILD, _MISS = _End(), _End(), _End()
+_MAX_VARIANTS = 20_000
 
 
 def _trie_pattern(node: dict) -> str:
@@ -140,6 +141,7 @@ class CueSet:
         self.exact = {k: info(k, v) for k, v in own.items()}
         self.wild = {k: info(k, v) for k, v in wild.items()}
         self._wild_lens = wild_lens
+        self._variants: dict[str, Optional[tuple[frozenset[str], tuple[str, ...]]]] = {}
         root: dict = {}
         for table, end in ((self.exact, _EXACT), (self.wild, _WILD)):
             for key in table:
@@ -162,27 +164,40 @@ class CueSet:
         scores: dict[str, float] = {}
         if self.regex is None:
             return (out, scores) if evidence else out
-        exact, wild = self.exact, self.wild
+        exact, variant = self.exact, self._variant
+        append = out.append
         for m in (self._ascii_regex if text.isascii() else self.regex).finditer(text):
-            start = m.start()
+            start, end = m.span()
             if start and text[start - 1] == "@":
                 continue
-            key = m.group(0)
+            key = text[start:end]
             hit = exact.get(key)
             if hit is None:
-                key = _SEP.sub(" ", key)
-                hit = exact.get(key)
+                hit = variant(key)
                 if hit is None:
-                    for n in self._wild_lens:
-                        hit = wild.get(key[:n])
-                        if hit is not None:
-                            break
-            if hit is not None:
-                out.append((start, m.end(), hit[0], hit[1]))
-                if evidence and hit[1] and (not start or text[start - 1] != "#"):
-                    for lang in hit[1]:
-                        scores[lang] = scores.get(lang, 0) + 1
+                    continue
+            append((start, end, hit[0], hit[1]))
+            if evidence and hit[1] and (not start or text[start - 1] != "#"):
+                for lang in hit[1]:
+                    scores[lang] = scores.get(lang, 0) + 1
         return (out, scores) if evidence else out
+
+    def _variant(self, key: str):
+        """The entry for matched text that is not spelled as an exact key: other separators
+        ("can t") or a wildcard's inflection ("cancelled"). Remembered, as the same few
+        inflections recur post after post; the bound keeps odd input from growing it forever."""
+        hit = self._variants.get(key, _MISS)
+        if hit is _MISS:
+            norm = _SEP.sub(" ", key)
+            hit = self.exact.get(norm)
+            if hit is None:
+                for n in self._wild_lens:
+                    hit = self.wild.get(norm[:n])
+                    if hit is not None:
+                        break
+            if len(self._variants) < _MAX_VARIANTS:
+                self._variants[key] = hit
+        return hit
 
 
 @dataclass(frozen=True)
@@ -197,9 +212,16 @@ def _vader_words() -> frozenset[str]:
     return frozenset(_vader().lexicon)
 
 
+# A language code as lexicon files are named; anything else (a 300-letter "code" from a
+# feed would make the file name too long for the OS) has no lexicon.
+_LANG_CODE = re.compile(r"[a-z]{2,8}")
+
+
 def _read(lang: str) -> Optional[dict[str, list[str]]]:
+    if not _LANG_CODE.fullmatch(lang):
+        return None
     path = LEXICON_DIR / f"{lang}.toml"
-    if not lang.isalpha() or not path.is_file():
+    if not path.is_file():
         return None
     with open(path, "rb") as f:
         data = tomllib.load(f)

@@ -115,7 +115,7 @@ def features(low: str, negators: frozenset[str], kinds: dict[str, int], vader: f
     append = out.append
     n = len(toks)
     append("len:" + ("1" if n <= 3 else "2"))
-    for k, c in kinds.items():
+    for k, c in sorted(kinds.items()):  # a fixed order: the sums then match across processes
         append("k:" + k)
         if c > 1 and (k == "negative" or k == "positive"):
             append("k:" + k + (":2" if c == 2 else ":3"))

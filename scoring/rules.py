@@ -58,7 +58,6 @@ INTENSIFIER_WINDOW = 14
 
 _PUNCT = re.compile(r"[.!?;,:؟،؛]")
 _HASHTAG = re.compile(r"(?<!\w)#(\w+)")
-_QMARK = re.compile(r"[?¿؟]")
 _EMOJI = re.compile(r"[\U0001F300-\U0001FAFF\u2600-\u27BF\u2B50\u2764]")
 _EMOTICON = re.compile(r"(?<![\w:;=])[:;=]['-]?[()DPp/\\|]+(?!\w)|<3")
 
@@ -194,8 +193,8 @@ class RulesScorer:
         open_ = [i for i, p in enumerate(prepared) if p[0] is None]
         if open_:
             decided = [p[0] for p in prepared if p[0] is not None]
-            undecided = [(langmod.clean(posts[i].text or ""), prepared[i][5]) for i in open_]
-            for i, code in zip(open_, langmod.resolve(decided, undecided)):
+            undecided = [(posts[i].text or "", prepared[i][5]) for i in open_]
+            for i, code in zip(open_, langmod.resolve(decided, undecided, clean_first=True)):
                 prepared[i][0] = code
         return prepared
 
@@ -215,7 +214,7 @@ class RulesScorer:
         scores: dict[str, float] = {}
         ntok = 0
         if code is None:
-            script = langmod.by_script(text if text.isascii() else langmod.HANDLE.sub(" ", text))
+            script = langmod.by_script(text if text.isascii() or "@" not in text else langmod.HANDLE.sub(" ", text))
             if script is None:  # Latin script: one pass gives the English cues and the evidence
                 low = text.lower()
                 matches, scores = self._probe.find(low, evidence=True)
@@ -249,7 +248,8 @@ class RulesScorer:
         """Everything the lexicons say about a post, before a label is chosen."""
         lex = load_lexicon(code) if code != "en" else None
         if lex is not None:
-            low = normalize(text, lex.lang)
+            # outside Persian, normalising is lower-casing, which the probe pass already did
+            low = matches[0] if matches is not None and code != "fa" else normalize(text, lex.lang)
             matches = lex.cues.find(low)
         elif matches is not None:  # the probe pass over the English cues is done: reuse it
             low, matches = matches
@@ -288,7 +288,7 @@ class RulesScorer:
         sarcasm = neg_hits > 0 and ("sarcasm" in kinds or _final_sarcasm(
             low, matches, (lex or load_lexicon("en")).sarcasm_final))
         return Facts(code, text, low, n_urls, n_tags, total, vader, neg_hits, pos_hits, kinds, sarcasm,
-                     _QMARK.search(text) is not None, use_vader)
+                     "?" in text or "¿" in text or "؟" in text, use_vader)
 
     def _decide(self, post: Post, f: Facts, sentiment: float, label: str,
                 learned_category: Optional[str] = None) -> Assessment:

@@ -86,6 +86,19 @@ def test_batch_prior_takes_the_batch_language_for_weak_evidence():
     assert lang.detect_many(batch)[-1] == "de"
 
 
+def test_language_detection_reads_only_the_head_of_a_long_text():
+    assert lang.head("word " * 1000).endswith("word") and len(lang.head("word " * 1000)) <= lang.MAX_DETECT_CHARS
+    assert lang.head("a" * 5000) == "a" * lang.MAX_DETECT_CHARS  # no word boundary to cut at
+    assert lang.head(SENTENCES["de"]) == SENTENCES["de"]
+
+
+@pytest.mark.parametrize("text", ["a" * 200_000, "Kundenservice katastrophal " * 8_000])
+def test_a_huge_post_is_scored_and_gets_a_language(scorer, text):
+    # lingua alone needs ~20 s for 120,000 characters of one letter; only the head is read
+    a = one(scorer, text)
+    assert a.lang in lang.SUPPORTED + ("und",)
+
+
 # --- the contract ------------------------------------------------------------------------
 
 def test_registry():
@@ -460,6 +473,15 @@ def test_cueset_longest_match_wildcards_and_inherited_kinds():
     assert cues.find("@refund me") == []  # words inside @handles are not cues
 
 
+@pytest.mark.parametrize("code", ["x" * 300, "en/../en", "", "EN", "e n", "ünü"])
+def test_implausible_language_codes_have_no_lexicon(code):
+    assert lexicon.load_lexicon(code) is None  # a 300-letter code used to raise "file name too long"
+
+
+def test_a_post_with_a_300_letter_language_code_is_scored(scorer):
+    assert one(scorer, "My parcel never arrived", lang="x" * 300).lang == "x" * 300
+
+
 def test_persian_normalisation():
     assert lexicon.normalize("نمی‌رسه", "fa") == lexicon.normalize("نمی رسه", "fa") == "نمیرسه"
     assert lexicon.normalize("خيلي خوبببب", "fa") == "خیلی خوب"
@@ -506,6 +528,17 @@ def test_score_jsonl_keeps_non_ascii_as_is(tmp_path):
     write_lines(inp, [json.dumps({"id": "پست-۱", "text": "عالی بود"}, ensure_ascii=False)])
     score_jsonl(str(inp), str(out), get_scorer("rules"))
     assert '"پست-۱"' in out.read_text(encoding="utf-8")
+
+
+def test_score_jsonl_escapes_what_other_readers_take_for_line_breaks(tmp_path):
+    """U+0085, U+2028 and U+2029 are line breaks to str.splitlines and to JavaScript: kept
+    raw, one output row would read as two."""
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    ids = ["a\x85b", "c\u2028d", "e\u2029f"]
+    write_lines(inp, [json.dumps({"id": i, "text": "late again"}, ensure_ascii=False) for i in ids])
+    assert score_jsonl(str(inp), str(out), get_scorer("rules")) == 3
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(r)["id"] for r in rows] == ids
 
 
 @pytest.mark.parametrize("line,message", [
