@@ -585,6 +585,36 @@ def find_config_path(explicit: Optional[str] = None) -> Optional[Path]:
     return local if local.is_file() else None
 
 
+def _redacted(message: str, data: dict) -> str:
+    """`message` without any secret of the raw config: one pasted under another key (a webhook
+    URL given as a brand or a channel name) would otherwise be echoed back."""
+    for secret in sorted(set(_secrets_in(data)), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
+def _check_references(cfg: Config) -> None:
+    """Names that must point at something defined elsewhere in the config."""
+    if not cfg.brands:
+        raise ConfigError("brands: at least one [[brands]] table is required")
+    names = [b.name for b in cfg.brands]
+    for i, route in enumerate(cfg.alerts.routes):
+        for b in route.brands:
+            if b not in names:
+                raise ConfigError(f"alerts.routes[{i}].brands: unknown brand {b!r}; expected one of {names}")
+    for src_name, src in cfg.sources.items():
+        if src.brand is not None and src.brand not in names:
+            raise ConfigError(f"sources.{src_name}.brand: unknown brand {src.brand!r}; expected one of {names}")
+    channels = {ch.name: ch for ch in cfg.alerts.slack}
+    for name in cfg.reports.slack_channels:
+        if name not in channels:
+            raise ConfigError(f"reports.slack_channels: no [[alerts.slack]] channel named {name!r}; "
+                              f"expected one of {list(channels)}")
+        if not channels[name].is_bot:
+            raise ConfigError(f"reports.slack_channels: {name!r} is an incoming webhook, which cannot "
+                              "carry files; give it bot_token and channel instead (a Slack app with files:write)")
+
+
 def parse(data: dict, origin: str = "config") -> Config:
     try:
         data = _expand_env(data, "")
@@ -594,27 +624,11 @@ def parse(data: dict, origin: str = "config") -> Config:
         cfg = Config.model_validate(data)
     except ValidationError as exc:
         message = "; ".join(_describe(e) for e in exc.errors())
-        for secret in sorted(set(_secrets_in(data)), key=len, reverse=True):  # one pasted under another key too
-            message = message.replace(secret, "***")
-        raise ConfigError(f"{origin}: {message}") from None
-    if not cfg.brands:
-        raise ConfigError(f"{origin}: brands: at least one [[brands]] table is required")
-    names = [b.name for b in cfg.brands]
-    for i, route in enumerate(cfg.alerts.routes):
-        for b in route.brands:
-            if b not in names:
-                raise ConfigError(f"{origin}: alerts.routes[{i}].brands: unknown brand {b!r}; expected one of {names}")
-    for src_name, src in cfg.sources.items():
-        if src.brand is not None and src.brand not in names:
-            raise ConfigError(f"{origin}: sources.{src_name}.brand: unknown brand {src.brand!r}; expected one of {names}")
-    channels = {ch.name: ch for ch in cfg.alerts.slack}
-    for name in cfg.reports.slack_channels:
-        if name not in channels:
-            raise ConfigError(f"{origin}: reports.slack_channels: no [[alerts.slack]] channel named {name!r}; "
-                              f"expected one of {list(channels)}")
-        if not channels[name].is_bot:
-            raise ConfigError(f"{origin}: reports.slack_channels: {name!r} is an incoming webhook, which cannot "
-                              "carry files; give it bot_token and channel instead (a Slack app with files:write)")
+        raise ConfigError(f"{origin}: {_redacted(message, data)}") from None
+    try:
+        _check_references(cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {_redacted(str(exc), data)}") from None
     return cfg
 
 

@@ -219,6 +219,8 @@ def test_full_config_is_valid():
 @example(case=_config_with(("alerts", "slack", 1, "channel"), SECRETS["bot_token"]))
 @example(case=_config_with(("dashboard", "timezone"), "Europe/" + "x" * 300))  # OSError from zoneinfo
 @example(case=_config_with(("replies", "templates_dir"), "d/" * 3000))  # OSError from the file system
+@example(case=_config_with(("reports", "slack_channels", 0), SECRETS["webhook"]))  # echoed by a cross-check
+@example(case=_config_with(("brands", 0, "name"), SECRETS["webhook"]))  # ... in the list of expected names
 @given(case=mutated_config())
 def test_config_values_give_a_config_or_an_error_naming_the_key(case):
     doc, changed = case
