@@ -21,6 +21,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -183,7 +184,7 @@ def _encode(rows: Sequence[Sequence[str]], index: dict[str, int]):
     unknown features are dropped, and every row has the always-on "*" feature."""
     get = index.get
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    flat = np.fromiter((get(f, -1) for feats in rows for f in feats), dtype=np.int64, count=int(lengths.sum()))
+    flat = np.fromiter(map(get, chain.from_iterable(rows), repeat(-1)), dtype=np.int64, count=int(lengths.sum()))
     keep = flat >= 0
     cols = flat[keep]
     row_of = np.repeat(np.arange(len(rows)), lengths)[keep]
