@@ -32,14 +32,19 @@ HEADS: dict[str, tuple[str, ...]] = {
                  "praise", "other"),
 }
 
-_TOKEN = re.compile(r"@|[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[!?¿؟]|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
-# Numbers, and letters or marks repeated for emphasis: "!!!!" counted per mark outvoted the words.
-_NOISE = re.compile(r"\d+|([^\W\d_])\1\1+|([!?¿؟])[!?¿؟\s]*[!?¿؟]")
+# Words first: the engine tries the alternatives in order at every position (a third faster).
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|[@!?¿؟\U0001F300-\U0001FAFF\u2600-\u27BF]|\d+")
+# Marks repeated for emphasis ("!!!!" counted per mark outvoted the words), numbers, and any
+# character three times or more (letters are cut to two in _denoise). `(.)` is much cheaper
+# to try at every position than a letter class.
+_NOISE = re.compile(r"([!?¿؟])[!?¿؟\s]*[!?¿؟]|\d+|(.)\2\2+", re.S)
 _HANDLE = re.compile(r"@\w+")
 # ASCII emoticons, in lower-cased text: a strong cue in every language, which the word
 # pattern would cut into letters and punctuation. Each becomes one kind, with VADER's
 # typical valence for it.
-_EMOTICON = re.compile(r"(?<![\w:/])(?:[:;=][-o'^]?[)(\]\[dp/*3|]+|x-?d+|<3+|\^[_.-]?\^)(?!\w)")
+# (The look-behinds come after the first character so that the engine can skip ahead to one.)
+_EMOTICON = re.compile(r"(?:[:;=](?<![\w:/].)[-o'^]?[)(\]\[dp/*3|]+|x(?<![\w:/]x)-?d+|<(?<![\w:/]<)3+"
+                       r"|\^(?<![\w:/]\^)[_.-]?\^)(?!\w)")
 _EMOTICON_HINT = frozenset(":;=<^")
 EMOTICON_VALENCE = {"emo:sad": -1.8, "emo:wink": 1.5, "emo:tongue": 1.3, "emo:heart": 1.9, "emo:smile": 2.0}
 _CLAUSE_END = frozenset("!?¿؟")
@@ -48,10 +53,10 @@ NEGATION_SCOPE = 3  # words after a negator that are read as negated
 
 def _denoise(m: re.Match) -> str:
     """Any number is "0"; "sooooo" is "soo"; "?!?!" is "?" (one pass: this runs on every post)."""
-    c = m.group(1)
-    if c:
-        return c + c
-    return m.group(2) or "0"
+    c = m.group(2)
+    if c is not None:
+        return c + c if c.isalpha() else m.group(0)
+    return m.group(1) or "0"
 
 
 def _emoticon(e: str) -> str:
